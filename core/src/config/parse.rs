@@ -1,0 +1,47 @@
+//! YAML text ⇄ [`RawClusterConfig`]. The only file that knows which YAML crate we use, so that
+//! replacing the deprecated serde_yaml stays a one-file change.
+
+use super::diagnostic::{Diagnostic, Location};
+use super::raw::RawClusterConfig;
+
+/// Parses the YAML text into the raw shape. Syntax errors, unknown fields and wrong types are
+/// reported with the field path and the line and column.
+pub(super) fn from_yaml(text: &str) -> Result<RawClusterConfig, Diagnostic> {
+    let only_comments = text
+        .lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'));
+    if only_comments {
+        return Err(Diagnostic::error("", "the cluster config is empty")
+            .hint("run `kbundle init` for a commented example"));
+    }
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let location = inner.location().map(|location| Location {
+            line: location.line(),
+            column: location.column(),
+        });
+        let mut diagnostic = Diagnostic::error(
+            if path == "." { String::new() } else { path },
+            strip_location(&inner.to_string()),
+        );
+        diagnostic.location = location;
+        diagnostic
+    })
+}
+
+/// Renders the raw shape as YAML (used to write normalised configs).
+pub(super) fn to_yaml(config: &RawClusterConfig) -> String {
+    // Serialising plain structs of strings, numbers and maps with string keys cannot fail.
+    serde_yaml::to_string(config).unwrap_or_default()
+}
+
+/// serde_yaml appends " at line L column C" and prefixes its own path; we carry both separately.
+fn strip_location(message: &str) -> String {
+    let without_location = match message.rfind(" at line ") {
+        Some(index) => &message[..index],
+        None => message,
+    };
+    without_location.to_owned()
+}
