@@ -1,1 +1,30 @@
-fn main() {}
+//! The `kbundle` binary: parses arguments, runs one command, and maps the outcome to an exit
+//! code (0 success, 2 invalid input, 1 anything else).
+
+mod args;
+mod commands;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::commands::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Init(args) => commands::init::run(&args),
+        Command::Validate(args) => commands::validate::run(&args),
+        Command::Plan(args) => commands::plan::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid) => ExitCode::from(2),
+        Err(Failure::Other(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -37,11 +37,21 @@ pub(super) fn to_yaml(config: &RawClusterConfig) -> String {
     serde_yaml::to_string(config).unwrap_or_default()
 }
 
-/// serde_yaml appends " at line L column C" and prefixes its own path; we carry both separately.
+/// serde_yaml appends " at line L column C" and prefixes its own path ("spec.nodes[0]: "); we
+/// carry both separately, so both are cut from the message.
 fn strip_location(message: &str) -> String {
     let without_location = match message.rfind(" at line ") {
         Some(index) => &message[..index],
         None => message,
     };
-    without_location.to_owned()
+    let is_path = |text: &str| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._[]-".contains(c))
+    };
+    match without_location.split_once(": ") {
+        Some((prefix, rest)) if is_path(prefix) && prefix != "invalid type" => rest.to_owned(),
+        _ => without_location.to_owned(),
+    }
 }

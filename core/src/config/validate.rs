@@ -39,7 +39,8 @@ pub(super) fn validate(raw: &RawClusterConfig) -> Result<Validated, Diagnostics>
     let mut check = Checker::default();
     let config = check.cluster(raw);
     let mut findings = check.findings;
-    findings.sort_by_key(|finding| finding.severity);
+    // Errors first, then in the order the fields appear in the document.
+    findings.sort_by_key(|finding| (finding.severity, document_rank(&finding.path)));
     match config {
         Some(config) if !findings.iter().any(Diagnostic::is_error) => Ok(Validated {
             config,
@@ -70,7 +71,7 @@ impl Checker {
         self.header(raw);
         let name = self.cluster_name(raw.metadata.name.as_deref());
         let kubernetes_version = self.version(raw.spec.kubernetes_version.as_deref());
-        let networking = self.networking(&raw.spec.networking);
+        let networking = self.networking(&raw.spec.networking, raw.spec.nodes.len());
         let ssh_defaults = self.ssh("spec.ssh", &raw.spec.ssh, None);
         let families: Option<Vec<IpFamily>> = networking
             .as_ref()
@@ -256,7 +257,7 @@ impl Checker {
         })
     }
 
-    fn networking(&mut self, raw: &RawNetworking) -> Option<Networking> {
+    fn networking(&mut self, raw: &RawNetworking, node_count: usize) -> Option<Networking> {
         let errors_before = self.error_count();
         let pods_path = "spec.networking.podSubnet";
         let services_path = "spec.networking.serviceSubnet";
@@ -325,6 +326,7 @@ impl Checker {
             self.family_ranges(family, max_pods_per_node);
         }
         self.ranges_apart(&families);
+        self.room_for_nodes(&families, node_count);
 
         let dns_domain = raw
             .dns_domain
@@ -600,6 +602,33 @@ impl Checker {
         }
     }
 
+    /// The pod ranges must hold a node range for every node.
+    fn room_for_nodes(&mut self, families: &[FamilyNetwork], node_count: usize) {
+        for family in families {
+            let capacity = net::subnet_count(family.pod_subnet, family.node_mask);
+            if (node_count as u128) > capacity {
+                self.push(
+                    Diagnostic::error(
+                        "spec.networking.podSubnet",
+                        format!(
+                            "has room for {} of /{} but {} are configured",
+                            diagnostic::count(capacity as usize, "node range"),
+                            family.node_mask,
+                            diagnostic::count(node_count, "node")
+                        ),
+                    )
+                    .value(net::canonical(family.pod_subnet))
+                    .hint(format!(
+                        "use a podSubnet of /{} or larger, or a longer nodeCIDRMaskSize",
+                        family
+                            .node_mask
+                            .saturating_sub(bits_for(node_count as u128))
+                    )),
+                );
+            }
+        }
+    }
+
     /// Pod and service ranges must not overlap each other, loopback, link-local or the Docker
     /// bridge.
     fn ranges_apart(&mut self, families: &[FamilyNetwork]) {
@@ -726,6 +755,16 @@ impl Checker {
                     .hint("add at least one node with the control-plane role"),
             );
             return Vec::new();
+        }
+        // Checked on the raw roles so that it is reported even when some node has other errors.
+        if !raw_nodes
+            .iter()
+            .any(|node| node.roles.iter().any(|role| role == ROLE_CONTROL_PLANE))
+        {
+            self.push(
+                Diagnostic::error("spec.nodes", "has no node with the control-plane role")
+                    .hint("add `control-plane` to the roles of at least one node"),
+            );
         }
         let mut nodes = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -937,12 +976,7 @@ impl Checker {
 
     /// Checks that need every node: a control plane exists, etcd placement and size.
     fn roles_across_nodes(&mut self, nodes: &mut [Node]) {
-        let control_planes = nodes.iter().filter(|n| n.roles.control_plane).count();
-        if control_planes == 0 {
-            self.push(
-                Diagnostic::error("spec.nodes", "has no node with the control-plane role")
-                    .hint("add `control-plane` to the roles of at least one node"),
-            );
+        if !nodes.iter().any(|n| n.roles.control_plane) {
             return;
         }
         // Stacked etcd, as kubeadm does, unless the config places etcd itself.
@@ -1148,29 +1182,6 @@ impl Checker {
         nodes: &[Node],
         endpoint: Option<&Endpoint>,
     ) {
-        for family in &networking.families {
-            let capacity = net::subnet_count(family.pod_subnet, family.node_mask);
-            if (nodes.len() as u128) > capacity {
-                self.push(
-                    Diagnostic::error(
-                        "spec.networking.podSubnet",
-                        format!(
-                            "has room for {} of /{} but {} are configured",
-                            diagnostic::count(capacity as usize, "node range"),
-                            family.node_mask,
-                            diagnostic::count(nodes.len(), "node")
-                        ),
-                    )
-                    .value(net::canonical(family.pod_subnet))
-                    .hint(format!(
-                        "use a podSubnet of /{} or larger, or a longer nodeCIDRMaskSize",
-                        family
-                            .node_mask
-                            .saturating_sub(bits_for(nodes.len() as u128))
-                    )),
-                );
-            }
-        }
         let ranges: Vec<(&str, IpNetwork)> = networking
             .families
             .iter()
@@ -1496,6 +1507,29 @@ impl Checker {
             }
         }
     }
+}
+
+/// Where a field's section comes in the document, so findings read top to bottom.
+fn document_rank(path: &str) -> usize {
+    const SECTIONS: [&str; 13] = [
+        "apiVersion",
+        "kind",
+        "metadata",
+        "spec.kubernetesVersion",
+        "spec.controlPlaneEndpoint",
+        "spec.highAvailability",
+        "spec.ssh",
+        "spec.nodes",
+        "spec.networking",
+        "spec.containerRuntime",
+        "spec.registry",
+        "spec.proxy",
+        "spec.certificates",
+    ];
+    SECTIONS
+        .iter()
+        .position(|section| path.starts_with(section))
+        .unwrap_or(SECTIONS.len())
 }
 
 /// `8760h`, `365d`, `10y` (365-day years, as kubeadm counts them) → hours.

@@ -18,7 +18,7 @@ fn ip(text: &str) -> IpAddr {
 
 #[test]
 fn plans_the_old_guide_cluster() {
-    let plan = plan_of(include_str!("../testdata/old-guide.yaml"));
+    let plan = plan_of(include_str!("../../../examples/old-guide.yaml"));
     assert_eq!(plan.apiserver_service_ip, ip("192.168.3.1"));
     assert_eq!(plan.dns_service_ip, ip("192.168.3.10"));
     let ranges: Vec<String> = plan
@@ -36,7 +36,9 @@ fn plans_the_old_guide_cluster() {
 
 #[test]
 fn plans_dual_stack_with_primary_family_first() {
-    let plan = plan_of(include_str!("../testdata/dual-stack.yaml"));
+    let plan = plan_of(include_str!(
+        "../../../tests/fixtures/clusters/dual-stack.yaml"
+    ));
     assert_eq!(plan.ip_families, [IpFamily::V4, IpFamily::V6]);
     assert_eq!(
         plan.apiserver_service_ips,
