@@ -56,7 +56,7 @@ pub struct ClusterConfig {
 
 impl RawClusterConfig {
     /// Parses YAML text into the raw shape only (syntax, field names and types).
-    pub fn from_yaml(text: &str) -> Result<Self, Diagnostic> {
+    pub fn from_yaml(text: &str) -> Result<Self, Diagnostics> {
         parse::from_yaml(text)
     }
 
@@ -79,7 +79,7 @@ impl ClusterConfig {
     /// Parses and validates `cluster.yaml` text. On failure, every error found (and the warnings)
     /// is returned, each naming its field.
     pub fn from_yaml(text: &str) -> Result<Validated, Diagnostics> {
-        let raw = parse::from_yaml(text).map_err(|diagnostic| Diagnostics(vec![diagnostic]))?;
+        let raw = parse::from_yaml(text)?;
         Self::from_raw(&raw)
     }
 

@@ -1,18 +1,20 @@
 //! YAML text ⇄ [`RawClusterConfig`]. The only file that knows which YAML crate we use, so that
 //! replacing the deprecated serde_yaml stays a one-file change.
 
-use super::diagnostic::{Diagnostic, Location};
+use super::diagnostic::{Diagnostic, Diagnostics, Location};
 use super::raw::RawClusterConfig;
 
 /// Parses the YAML text into the raw shape. Syntax errors, unknown fields and wrong types are
 /// reported with the field path and the line and column.
-pub(super) fn from_yaml(text: &str) -> Result<RawClusterConfig, Diagnostic> {
+pub(super) fn from_yaml(text: &str) -> Result<RawClusterConfig, Diagnostics> {
     let only_comments = text
         .lines()
         .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'));
     if only_comments {
-        return Err(Diagnostic::error("", "the cluster config is empty")
-            .hint("run `kbundle init` for a commented example"));
+        return Err(Diagnostics(vec![
+            Diagnostic::error("", "the cluster config is empty")
+                .hint("run `kbundle init` for a commented example"),
+        ]));
     }
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
@@ -27,7 +29,7 @@ pub(super) fn from_yaml(text: &str) -> Result<RawClusterConfig, Diagnostic> {
             strip_location(&inner.to_string()),
         );
         diagnostic.location = location;
-        diagnostic
+        Diagnostics(vec![diagnostic])
     })
 }
 

@@ -772,18 +772,18 @@ impl Checker {
         for (index, raw) in raw_nodes.iter().enumerate() {
             let path = format!("spec.nodes[{index}]");
             let node = self.node(&path, raw, families, ssh_defaults);
-            if let Some(name) = &raw.name {
-                if let Some(first) = names.insert(name.clone(), index) {
-                    self.push(
-                        Diagnostic::error(
-                            format!("{path}.name"),
-                            format!("is already used by spec.nodes[{first}]"),
-                        )
-                        .value(name)
-                        .hint("give every node a unique name"),
-                    );
-                    names.insert(name.clone(), first);
-                }
+            if let Some(name) = &raw.name
+                && let Some(first) = names.insert(name.clone(), index)
+            {
+                self.push(
+                    Diagnostic::error(
+                        format!("{path}.name"),
+                        format!("is already used by spec.nodes[{first}]"),
+                    )
+                    .value(name)
+                    .hint("give every node a unique name"),
+                );
+                names.insert(name.clone(), first);
             }
             if let Some(node) = node {
                 for address in &node.addresses {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check kbundle has: formatting, clippy (native and wasm32), the whole test suite, the
+# wasm32 build of core, and the plan benchmark (short run, prints figures).
+# Installs the Rust pieces it needs first, so it works on a fresh machine with rustup.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add wasm32-unknown-unknown >/dev/null
+
+echo "== fmt"
+cargo fmt --all -- --check
+echo "== clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== clippy (wasm32: kbundle-core)"
+cargo clippy -p kbundle-core --target wasm32-unknown-unknown --locked -- -D warnings
+echo "== build (wasm32: kbundle-core)"
+cargo build -p kbundle-core --target wasm32-unknown-unknown --release --locked
+echo "== benchmark (short)"
+KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench plan --locked
+echo "== tests"
+# insta: fail on any snapshot that does not match instead of writing a new one.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+INSTA_UPDATE=no CI=true cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

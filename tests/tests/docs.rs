@@ -1,0 +1,102 @@
+//! The documentation does not lie: every `cluster.yaml` shown in the README and in `docs/`
+//! validates, and every example and fixture is where the docs say it is.
+
+use std::fs;
+
+use kbundle_core::config::ClusterConfig;
+use kbundle_core::plan::NetworkPlan;
+use kbundle_tests::{cluster_fixtures, repository_root};
+
+/// The ```yaml blocks of a Markdown text that hold a whole cluster document.
+fn cluster_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, fence) if fence.starts_with("```yaml") => current = Some(String::new()),
+            (Some(block), "```") => {
+                if block.contains("kind: Cluster") {
+                    blocks.push(block.clone());
+                }
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_cluster_document_in_the_docs_validates() {
+    let mut documents = vec![repository_root().join("README.md")];
+    for entry in fs::read_dir(repository_root().join("docs")).expect("docs/") {
+        documents.push(entry.expect("entry").path());
+    }
+    let mut checked = 0;
+    for document in documents
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = fs::read_to_string(document).expect("readable doc");
+        for block in cluster_blocks(&text) {
+            let validated = ClusterConfig::from_yaml(&block).unwrap_or_else(|diagnostics| {
+                panic!(
+                    "{}: example does not validate: {:#?}",
+                    document.display(),
+                    diagnostics
+                )
+            });
+            assert!(!NetworkPlan::new(&validated.config).nodes.is_empty());
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 2,
+        "expected cluster examples in README.md and docs/, found {checked}"
+    );
+}
+
+#[test]
+fn examples_and_valid_fixtures_validate_and_plan() {
+    let mut files: Vec<_> = fs::read_dir(repository_root().join("examples"))
+        .expect("examples/")
+        .chain(fs::read_dir(cluster_fixtures()).expect("fixtures"))
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "examples or fixtures went missing: {files:?}"
+    );
+    for file in files {
+        let text = fs::read_to_string(&file).expect("readable");
+        let validated = ClusterConfig::from_yaml(&text)
+            .unwrap_or_else(|d| panic!("{}: {:#?}", file.display(), d));
+        let plan = NetworkPlan::new(&validated.config);
+        assert_eq!(plan.nodes.len(), validated.config.nodes.len());
+    }
+}
+
+#[test]
+fn every_invalid_fixture_is_refused() {
+    for entry in fs::read_dir(cluster_fixtures().join("invalid")).expect("invalid fixtures") {
+        let path = entry.expect("entry").path();
+        let text = fs::read_to_string(&path).expect("readable");
+        let diagnostics = ClusterConfig::from_yaml(&text)
+            .err()
+            .unwrap_or_else(|| panic!("{} was accepted", path.display()));
+        for error in diagnostics.errors() {
+            assert!(!error.message.is_empty());
+            assert!(
+                !error.path.is_empty() || error.location.is_some(),
+                "{}: an error names neither a field nor a line: {error}",
+                path.display()
+            );
+        }
+    }
+}
