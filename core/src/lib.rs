@@ -19,5 +19,7 @@
 
 pub mod config;
 pub mod net;
+pub mod pki;
 pub mod plan;
 pub mod versions;
+mod yaml;

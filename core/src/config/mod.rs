@@ -1,10 +1,9 @@
-//! The cluster description: `cluster.yaml` is parsed once ([`parse`]) into its raw serde shape
+//! The cluster description: `cluster.yaml` is parsed once (in `crate::yaml`) into its raw serde shape
 //! ([`raw`]), then converted and checked ([`validate`]) into the validated domain types below,
 //! which everything downstream reads without re-checking.
 
 pub mod diagnostic;
 mod example;
-mod parse;
 pub mod raw;
 #[cfg(test)]
 mod tests;
@@ -57,12 +56,12 @@ pub struct ClusterConfig {
 impl RawClusterConfig {
     /// Parses YAML text into the raw shape only (syntax, field names and types).
     pub fn from_yaml(text: &str) -> Result<Self, Diagnostics> {
-        parse::from_yaml(text)
+        crate::yaml::from_yaml(text)
     }
 
     /// Renders the raw shape as YAML (what the web form exports).
     pub fn to_yaml(&self) -> String {
-        parse::to_yaml(self)
+        crate::yaml::to_yaml(self)
     }
 }
 
@@ -79,7 +78,7 @@ impl ClusterConfig {
     /// Parses and validates `cluster.yaml` text. On failure, every error found (and the warnings)
     /// is returned, each naming its field.
     pub fn from_yaml(text: &str) -> Result<Validated, Diagnostics> {
-        let raw = parse::from_yaml(text)?;
+        let raw = crate::yaml::from_yaml(text)?;
         Self::from_raw(&raw)
     }
 

@@ -1,12 +1,14 @@
-//! YAML text ⇄ [`RawClusterConfig`]. The only file that knows which YAML crate we use, so that
-//! replacing the deprecated serde_yaml stays a one-file change.
+//! YAML text ⇄ values. The only file that knows which YAML crate we use, so that replacing the
+//! deprecated serde_yaml stays a one-file change.
 
-use super::diagnostic::{Diagnostic, Diagnostics, Location};
-use super::raw::RawClusterConfig;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// Parses the YAML text into the raw shape. Syntax errors, unknown fields and wrong types are
+use crate::config::{Diagnostic, Diagnostics, Location};
+
+/// Parses YAML text (a cluster config). Syntax errors, unknown fields and wrong types are
 /// reported with the field path and the line and column.
-pub(super) fn from_yaml(text: &str) -> Result<RawClusterConfig, Diagnostics> {
+pub(crate) fn from_yaml<T: DeserializeOwned>(text: &str) -> Result<T, Diagnostics> {
     let only_comments = text
         .lines()
         .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'));
@@ -33,10 +35,10 @@ pub(super) fn from_yaml(text: &str) -> Result<RawClusterConfig, Diagnostics> {
     })
 }
 
-/// Renders the raw shape as YAML (used to write normalised configs).
-pub(super) fn to_yaml(config: &RawClusterConfig) -> String {
-    // Serialising plain structs of strings, numbers and maps with string keys cannot fail.
-    serde_yaml::to_string(config).unwrap_or_default()
+/// Renders a value as YAML. Used only for our own plain structs of strings, numbers, lists and
+/// maps with string keys, which cannot fail to serialise.
+pub(crate) fn to_yaml<T: Serialize>(value: &T) -> String {
+    serde_yaml::to_string(value).unwrap_or_default()
 }
 
 /// serde_yaml appends " at line L column C" and prefixes its own path ("spec.nodes[0]: "); we

@@ -1,0 +1,497 @@
+//! The cluster's PKI: certificate authorities, every leaf certificate and kubeconfig in
+//! [`inventory`], the service-account key pair, and bootstrap material for nodes added later.
+//! Sans-IO: the caller hands in a random seed and the issue time; the same inputs give the same
+//! bytes.
+
+mod authority;
+pub mod inventory;
+mod key;
+mod kubeconfig;
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+pub use authority::{CertAndKey, CertificateAuthority, LeafRequest, Validity};
+pub use inventory::{CaKind, CertSpec, KubeconfigSpec};
+pub use key::KeyPair;
+
+use crate::config::{ClusterConfig, Host, Node};
+use crate::plan::NetworkPlan;
+use inventory::{
+    CERTIFICATE_AUTHORITIES, CERTIFICATES, CommonName, KUBECONFIG_DIR, KUBECONFIGS,
+    KubeconfigScope, PKI_DIR, SanRule, Scope, ServerRule, organization_for,
+};
+
+/// Why the PKI could not be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key could not be made, read or written.
+    #[error("key: {0}")]
+    Key(String),
+    /// A certificate could not be made.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A CA brought by the user is unusable.
+    #[error("spec.certificates.existingCAs.{ca}: {reason}")]
+    ExistingCa {
+        /// Which CA (`cluster`, `frontProxy`, `etcd`).
+        ca: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A CA the user brings instead of a generated one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExistingCa {
+    /// Which authority it replaces.
+    pub kind: CaKind,
+    /// Its certificate (PEM).
+    pub certificate_pem: String,
+    /// Its private key (PEM: PKCS#8, SEC1 or PKCS#1).
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for ExistingCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExistingCa")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the caller supplies: randomness, time and any existing CAs.
+#[derive(Debug, Clone)]
+pub struct PkiInputs {
+    /// Seed of the random generator that makes every key, serial and token. Take it from the
+    /// operating system (or `crypto.getRandomValues`); a fixed seed makes tests reproducible.
+    pub seed: [u8; 32],
+    /// Issue time, unix seconds.
+    pub issued_at: i64,
+    /// CAs to use instead of generated ones.
+    pub existing_cas: Vec<ExistingCa>,
+}
+
+/// A kubeadm bootstrap token (`<id>.<secret>`), for nodes that join later.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BootstrapToken {
+    /// Six characters `[a-z0-9]`, public.
+    pub id: String,
+    /// Sixteen characters `[a-z0-9]`, secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for BootstrapToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BootstrapToken({}.<redacted>)", self.id)
+    }
+}
+
+impl BootstrapToken {
+    /// `<id>.<secret>`, as `kubeadm join --token` takes it.
+    pub fn token(&self) -> String {
+        format!("{}.{}", self.id, self.secret)
+    }
+}
+
+/// One issued leaf certificate.
+#[derive(Debug, Clone)]
+pub struct IssuedCert {
+    /// Its table entry.
+    pub spec: &'static CertSpec,
+    /// The node it belongs to.
+    pub node: String,
+    /// Certificate and key.
+    pub material: CertAndKey,
+}
+
+/// One issued kubeconfig.
+#[derive(Debug, Clone)]
+pub struct IssuedKubeconfig {
+    /// Its table entry.
+    pub spec: &'static KubeconfigSpec,
+    /// The node it belongs to; `None` for the operator's copy.
+    pub node: Option<String>,
+    /// The API server URL it names.
+    pub server: String,
+    /// The client certificate inside it.
+    pub client: CertAndKey,
+    /// The kubeconfig YAML. A secret.
+    pub contents: String,
+}
+
+/// A file for a node's disk.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PkiFile {
+    /// Absolute path on the node.
+    pub path: String,
+    /// Contents.
+    pub contents: String,
+    /// Unix mode: 0600 for keys and kubeconfigs, 0644 for certificates.
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for PkiFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PkiFile({} {:o})", self.path, self.mode)
+    }
+}
+
+/// The whole PKI of a cluster.
+#[derive(Debug)]
+pub struct Pki {
+    /// The three CAs.
+    pub authorities: Vec<CertificateAuthority>,
+    /// Leaf certificates per node, in table order.
+    pub certificates: Vec<IssuedCert>,
+    /// Kubeconfigs, the operator's admin.conf first.
+    pub kubeconfigs: Vec<IssuedKubeconfig>,
+    /// Service-account token signing key pair (`sa.key`, `sa.pub`).
+    pub service_account: CertAndKey,
+    /// For nodes that join later.
+    pub bootstrap_token: BootstrapToken,
+    /// `sha256:<hex>` of the cluster CA's public key (`--discovery-token-ca-cert-hash`).
+    pub discovery_hash: String,
+}
+
+impl Pki {
+    /// Issues everything for `config`.
+    pub fn issue(config: &ClusterConfig, inputs: &PkiInputs) -> Result<Self, Error> {
+        let mut rng = ChaCha20Rng::from_seed(inputs.seed);
+        let algorithm = config.certificates.key_algorithm;
+        let ca_validity = Validity {
+            issued_at: inputs.issued_at,
+            hours: config.certificates.ca_validity_hours,
+        };
+        let leaf_validity = Validity {
+            issued_at: inputs.issued_at,
+            hours: config.certificates.validity_hours,
+        };
+        let leaf_not_after =
+            inputs.issued_at + i64::from(config.certificates.validity_hours) * 3600;
+
+        let mut authorities = Vec::new();
+        for spec in &CERTIFICATE_AUTHORITIES {
+            let existing = inputs.existing_cas.iter().find(|ca| ca.kind == spec.kind);
+            let authority = match existing {
+                Some(existing) => CertificateAuthority::from_existing(
+                    spec,
+                    &existing.certificate_pem,
+                    &existing.key_pem,
+                    inputs.issued_at,
+                    leaf_not_after,
+                )?,
+                None => {
+                    let key = KeyPair::generate(algorithm, &mut rng)?;
+                    CertificateAuthority::generate(spec, key, ca_validity, &mut rng)?
+                }
+            };
+            authorities.push(authority);
+        }
+        let authority = |kind: CaKind| -> &CertificateAuthority {
+            // `authorities` holds one entry per table row, in table order.
+            &authorities[CERTIFICATE_AUTHORITIES
+                .iter()
+                .position(|spec| spec.kind == kind)
+                .unwrap_or(0)]
+        };
+
+        let plan = NetworkPlan::new(config);
+        let minor = config.kubernetes_version.minor();
+        let mut certificates = Vec::new();
+        for spec in &CERTIFICATES {
+            for node in nodes_in(config, spec.scope) {
+                let request = LeafRequest {
+                    common_name: common_name(spec.common_name, node),
+                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
+                    usage: spec.usage,
+                    dns_names: dns_sans(spec.sans, config, node),
+                    ip_addresses: ip_sans(spec.sans, config, &plan, node),
+                };
+                let key = KeyPair::generate(algorithm, &mut rng)?;
+                let certificate_pem =
+                    authority(spec.ca).issue(&request, &key, leaf_validity, &mut rng)?;
+                certificates.push(IssuedCert {
+                    spec,
+                    node: node.name.clone(),
+                    material: CertAndKey {
+                        certificate_pem,
+                        key_pem: key.private_pem()?,
+                    },
+                });
+            }
+        }
+
+        let cluster_ca = authority(CaKind::Cluster);
+        let endpoint_url = config.api_endpoint().url();
+        let mut kubeconfigs = Vec::new();
+        for spec in &KUBECONFIGS {
+            let holders: Vec<Option<&Node>> = match spec.scope {
+                KubeconfigScope::Operator => vec![None],
+                KubeconfigScope::FirstControlPlane => {
+                    config.control_plane_nodes().take(1).map(Some).collect()
+                }
+                KubeconfigScope::ControlPlaneNode => {
+                    config.control_plane_nodes().map(Some).collect()
+                }
+                KubeconfigScope::EveryNode => config.nodes.iter().map(Some).collect(),
+            };
+            for holder in holders {
+                let server = match (spec.server, holder) {
+                    (ServerRule::Local, Some(node)) => local_url(node),
+                    (ServerRule::LocalOnControlPlane, Some(node)) if node.roles.control_plane => {
+                        local_url(node)
+                    }
+                    _ => endpoint_url.clone(),
+                };
+                let user = match (spec.common_name, holder) {
+                    (CommonName::KubeletNode, Some(node)) => format!("system:node:{}", node.name),
+                    (CommonName::Fixed(name), _) => name.to_owned(),
+                    (_, node) => node.map(|n| n.name.clone()).unwrap_or_default(),
+                };
+                let request = LeafRequest {
+                    common_name: user.clone(),
+                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
+                    usage: inventory::Usage::Client,
+                    dns_names: Vec::new(),
+                    ip_addresses: Vec::new(),
+                };
+                let key = KeyPair::generate(algorithm, &mut rng)?;
+                let certificate_pem = cluster_ca.issue(&request, &key, leaf_validity, &mut rng)?;
+                let client = CertAndKey {
+                    certificate_pem,
+                    key_pem: key.private_pem()?,
+                };
+                let contents = kubeconfig::render(
+                    &config.name,
+                    &server,
+                    &cluster_ca.material().certificate_pem,
+                    &user,
+                    &client.certificate_pem,
+                    &client.key_pem,
+                );
+                kubeconfigs.push(IssuedKubeconfig {
+                    spec,
+                    node: holder.map(|node| node.name.clone()),
+                    server,
+                    client,
+                    contents,
+                });
+            }
+        }
+
+        let service_account_key = KeyPair::generate(algorithm, &mut rng)?;
+        let service_account = CertAndKey {
+            certificate_pem: service_account_key.public_pem()?,
+            key_pem: service_account_key.private_pem()?,
+        };
+        let bootstrap_token = BootstrapToken {
+            id: token_chars(&mut rng, 6),
+            secret: token_chars(&mut rng, 16),
+        };
+        let discovery_hash = cluster_ca.public_key_pin();
+        Ok(Self {
+            authorities,
+            certificates,
+            kubeconfigs,
+            service_account,
+            bootstrap_token,
+            discovery_hash,
+        })
+    }
+
+    /// The CA of `kind`.
+    pub fn authority(&self, kind: CaKind) -> &CertificateAuthority {
+        self.authorities
+            .iter()
+            .find(|authority| authority.spec().kind == kind)
+            .unwrap_or(&self.authorities[0])
+    }
+
+    /// The operator's admin.conf (pointing at the control-plane endpoint).
+    pub fn admin_kubeconfig(&self) -> Option<&IssuedKubeconfig> {
+        self.kubeconfigs
+            .iter()
+            .find(|kubeconfig| kubeconfig.node.is_none())
+    }
+
+    /// Exactly the PKI files `node` needs, with their paths and modes. Least privilege: every
+    /// node gets the cluster CA certificate and its own kubelet.conf; control-plane nodes add
+    /// what the API server, controller manager and scheduler read (including the cluster CA
+    /// key, with which the controller manager signs kubelet CSRs); etcd members add their own
+    /// etcd certificates. No node gets the front-proxy or etcd CA keys, and workers get no key
+    /// but their kubelet's.
+    pub fn node_files(&self, config: &ClusterConfig, node: &Node) -> Vec<PkiFile> {
+        let mut files: BTreeMap<String, PkiFile> = BTreeMap::new();
+        let mut add = |path: String, contents: &str, mode: u32| {
+            files.insert(
+                path.clone(),
+                PkiFile {
+                    path,
+                    contents: contents.to_owned(),
+                    mode,
+                },
+            );
+        };
+        let cluster_ca = self.authority(CaKind::Cluster).material();
+        add(
+            format!("{PKI_DIR}/ca.crt"),
+            &cluster_ca.certificate_pem,
+            0o644,
+        );
+        if node.roles.control_plane {
+            add(format!("{PKI_DIR}/ca.key"), &cluster_ca.key_pem, 0o600);
+            let front_proxy = self.authority(CaKind::FrontProxy).material();
+            add(
+                format!("{PKI_DIR}/front-proxy-ca.crt"),
+                &front_proxy.certificate_pem,
+                0o644,
+            );
+            add(
+                format!("{PKI_DIR}/{}", inventory::SERVICE_ACCOUNT_KEY),
+                &self.service_account.key_pem,
+                0o600,
+            );
+            add(
+                format!("{PKI_DIR}/{}", inventory::SERVICE_ACCOUNT_PUBLIC_KEY),
+                &self.service_account.certificate_pem,
+                0o600,
+            );
+        }
+        if node.roles.control_plane || node.roles.etcd {
+            let etcd_ca = self.authority(CaKind::Etcd).material();
+            add(
+                format!("{PKI_DIR}/etcd/ca.crt"),
+                &etcd_ca.certificate_pem,
+                0o644,
+            );
+        }
+        for certificate in self.certificates.iter().filter(|c| c.node == node.name) {
+            let base = format!("{PKI_DIR}/{}", certificate.spec.file);
+            add(
+                format!("{base}.crt"),
+                &certificate.material.certificate_pem,
+                0o644,
+            );
+            add(format!("{base}.key"), &certificate.material.key_pem, 0o600);
+        }
+        for kubeconfig in &self.kubeconfigs {
+            let for_this_node = match kubeconfig.spec.scope {
+                // Control-plane nodes keep an admin.conf, as kubeadm leaves one there.
+                KubeconfigScope::Operator => node.roles.control_plane,
+                _ => kubeconfig.node.as_deref() == Some(node.name.as_str()),
+            };
+            if for_this_node {
+                add(
+                    format!("{KUBECONFIG_DIR}/{}", kubeconfig.spec.file),
+                    &kubeconfig.contents,
+                    0o600,
+                );
+            }
+        }
+        let _ = config;
+        files.into_values().collect()
+    }
+}
+
+fn nodes_in(config: &ClusterConfig, scope: Scope) -> Vec<&Node> {
+    match scope {
+        Scope::ControlPlaneNode => config.control_plane_nodes().collect(),
+        Scope::EtcdMember => config.etcd_nodes().collect(),
+    }
+}
+
+fn common_name(rule: CommonName, node: &Node) -> String {
+    match rule {
+        CommonName::Fixed(name) => name.to_owned(),
+        CommonName::NodeName => node.name.clone(),
+        CommonName::KubeletNode => format!("system:node:{}", node.name),
+    }
+}
+
+fn dns_sans(rule: SanRule, config: &ClusterConfig, node: &Node) -> Vec<String> {
+    match rule {
+        SanRule::None => Vec::new(),
+        SanRule::ApiServer => {
+            let domain = &config.networking.dns_domain;
+            let mut names = vec![
+                node.name.clone(),
+                "kubernetes".to_owned(),
+                "kubernetes.default".to_owned(),
+                "kubernetes.default.svc".to_owned(),
+                format!("kubernetes.default.svc.{domain}"),
+            ];
+            if let Some(Host::Name(name)) = config.control_plane_endpoint.as_ref().map(|e| &e.host)
+            {
+                names.push(name.clone());
+            }
+            for san in &config.certificates.extra_sans {
+                if let Host::Name(name) = san {
+                    names.push(name.clone());
+                }
+            }
+            names
+        }
+        SanRule::EtcdMember => vec![node.name.clone(), "localhost".to_owned()],
+    }
+}
+
+fn ip_sans(
+    rule: SanRule,
+    config: &ClusterConfig,
+    plan: &NetworkPlan,
+    node: &Node,
+) -> Vec<std::net::IpAddr> {
+    match rule {
+        SanRule::None => Vec::new(),
+        SanRule::ApiServer => {
+            let mut ips = plan.apiserver_service_ips.clone();
+            ips.extend(node.addresses.iter().copied());
+            if let Some(Host::Ip(address)) = config.control_plane_endpoint.as_ref().map(|e| &e.host)
+            {
+                ips.push(*address);
+            }
+            for san in &config.certificates.extra_sans {
+                if let Host::Ip(address) = san {
+                    ips.push(*address);
+                }
+            }
+            ips
+        }
+        SanRule::EtcdMember => {
+            let mut ips = node.addresses.clone();
+            ips.push(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            ips.push(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
+            ips
+        }
+    }
+}
+
+/// `https://<node's primary address>:6443`: kubeadm's "local endpoint" (not 127.0.0.1).
+fn local_url(node: &Node) -> String {
+    crate::config::Endpoint {
+        host: Host::Ip(node.primary_address()),
+        port: crate::config::DEFAULT_API_PORT,
+    }
+    .url()
+}
+
+/// `count` characters from `[a-z0-9]`, unbiased.
+fn token_chars(rng: &mut impl Rng, count: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(count);
+    while out.len() < count {
+        let byte = (rng.next_u32() & 0xff) as u8;
+        // 252 = 7 × 36: reject the tail so every character is equally likely.
+        if byte < 252 {
+            out.push(ALPHABET[usize::from(byte) % ALPHABET.len()] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
