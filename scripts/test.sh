@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check kbundle has: formatting, clippy (native and wasm32), the whole test suite, the
 # wasm32 build of core, and the plan benchmark (short run, prints figures).
-# Installs the Rust pieces it needs first, so it works on a fresh machine with rustup.
+# Installs what it needs first (scripts/install-test-deps.sh), so it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
-rustup target add wasm32-unknown-unknown >/dev/null
+scripts/install-test-deps.sh
 
 echo "== fmt"
 cargo fmt --all -- --check

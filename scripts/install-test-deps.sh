@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real programs the end-to-end suites run against (Debian packages only), then the
+# Rust pieces. Idempotent; needs root for apt (CI and developer machines run as root).
+set -euo pipefail
+
+packages=(openssl iproute2 python3 etcd-server etcd-client procps)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+# kubectl validates kubeconfigs the way Go clients do. The machine image ships one; Debian's
+# kubernetes-client is the fallback where it does not.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Packages may try to start their daemons; the tests start their own.
+for service in etcd; do
+  if command -v service >/dev/null && service "$service" status >/dev/null 2>&1; then
+    service "$service" stop >/dev/null 2>&1 || true
+  fi
+done
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add wasm32-unknown-unknown >/dev/null
