@@ -427,6 +427,19 @@ pub struct Certificates {
     pub ca_validity_hours: u32,
     /// Extra API server SANs.
     pub extra_sans: Vec<Host>,
+    /// CAs the user brings, by file path (read by the caller, checked by the PKI).
+    pub existing_cas: Vec<ExistingCaFiles>,
+}
+
+/// Files of a CA the user brings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingCaFiles {
+    /// Which CA it replaces.
+    pub kind: crate::pki::CaKind,
+    /// Certificate file (PEM).
+    pub certificate_file: String,
+    /// Private key file (PEM).
+    pub key_file: String,
 }
 
 /// Key algorithm.

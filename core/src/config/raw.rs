@@ -236,6 +236,34 @@ pub struct RawCertificates {
     /// Extra API server SANs (DNS names or IPs).
     #[serde(rename = "extraSANs", default, skip_serializing_if = "Vec::is_empty")]
     pub extra_sans: Vec<String>,
+    /// CAs to use instead of generated ones.
+    #[serde(rename = "existingCAs", default, skip_serializing_if = "is_default")]
+    pub existing_cas: RawExistingCas,
+}
+
+/// `spec.certificates.existingCAs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawExistingCas {
+    /// The cluster CA (`ca.crt`/`ca.key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<RawCaFiles>,
+    /// The front-proxy CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub front_proxy: Option<RawCaFiles>,
+    /// The etcd CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<RawCaFiles>,
+}
+
+/// Where an existing CA's files are, on the machine that generates the bundle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawCaFiles {
+    /// Certificate (PEM).
+    pub cert_file: Option<String>,
+    /// Private key (PEM).
+    pub key_file: Option<String>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

@@ -511,3 +511,26 @@ fn raw_config_round_trips_through_yaml() {
     let again = RawClusterConfig::from_yaml(&raw.to_yaml()).expect("re-parses");
     assert_eq!(raw, again);
 }
+
+#[test]
+fn existing_cas_need_both_files() {
+    let yaml = format!(
+        "{MINIMAL}  certificates:\n    existingCAs:\n      cluster: {{certFile: ca.crt, keyFile: ca.key}}\n      etcd: {{certFile: etcd-ca.crt}}\n"
+    );
+    assert_error(
+        &yaml,
+        "spec.certificates.existingCAs.etcd.keyFile: is missing",
+    );
+    let yaml = format!(
+        "{MINIMAL}  certificates:\n    existingCAs:\n      frontProxy: {{certFile: fp.crt, keyFile: fp.key}}\n"
+    );
+    let config = ClusterConfig::from_yaml(&yaml).expect("valid").config;
+    assert_eq!(
+        config.certificates.existing_cas,
+        [ExistingCaFiles {
+            kind: crate::pki::CaKind::FrontProxy,
+            certificate_file: "fp.crt".into(),
+            key_file: "fp.key".into(),
+        }]
+    );
+}

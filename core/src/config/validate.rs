@@ -1483,12 +1483,46 @@ impl Checker {
                 );
             }
         }
+        let mut existing_cas = Vec::new();
+        let existing = &certificates.existing_cas;
+        for (spec, files) in crate::pki::inventory::CERTIFICATE_AUTHORITIES.iter().zip([
+            &existing.cluster,
+            &existing.front_proxy,
+            &existing.etcd,
+        ]) {
+            let Some(files) = files else { continue };
+            let path = format!("spec.certificates.existingCAs.{}", spec.config_name);
+            let certificate_file =
+                self.file_path(&format!("{path}.certFile"), files.cert_file.as_deref());
+            let key_file = self.file_path(&format!("{path}.keyFile"), files.key_file.as_deref());
+            if let (Some(certificate_file), Some(key_file)) = (certificate_file, key_file) {
+                existing_cas.push(ExistingCaFiles {
+                    kind: spec.kind,
+                    certificate_file,
+                    key_file,
+                });
+            }
+        }
         (self.error_count() == errors_before).then_some(Certificates {
             key_algorithm,
             validity_hours: validity_hours?,
             ca_validity_hours: ca_validity_hours?,
             extra_sans,
+            existing_cas,
         })
+    }
+
+    fn file_path(&mut self, path: &str, file: Option<&str>) -> Option<String> {
+        match file {
+            Some(file) if !file.trim().is_empty() => Some(file.to_owned()),
+            _ => {
+                self.push(
+                    Diagnostic::error(path, "is missing")
+                        .hint("give both certFile and keyFile of the CA, as PEM files"),
+                );
+                None
+            }
+        }
     }
 
     fn duration(&mut self, path: &str, text: Option<&str>, default: u32) -> Option<u32> {

@@ -5,7 +5,8 @@
 use p256::ecdsa::signature::Signer;
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
-use rand_core::CryptoRng;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, SeedableRng};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, EncodeRsaPublicKey};
 use sha2::Sha256;
 
@@ -133,6 +134,40 @@ impl KeyPair {
     pub fn public_key_der(&self) -> Vec<u8> {
         rcgen::PublicKeyData::subject_public_key_info(self)
     }
+}
+
+/// Makes one key per seed, in order. Natively the work is spread over the machine's cores
+/// (RSA prime search is slow); the browser build has no threads and makes them one by one.
+pub(crate) fn generate_all(
+    algorithm: KeyAlgorithm,
+    seeds: &[[u8; 32]],
+) -> Result<Vec<KeyPair>, Error> {
+    let one = |seed: &[u8; 32]| KeyPair::generate(algorithm, &mut ChaCha20Rng::from_seed(*seed));
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        // ECDSA keys take microseconds: threads would cost more than they save.
+        if threads > 1 && algorithm != KeyAlgorithm::EcdsaP256 && seeds.len() > 1 {
+            let chunk = seeds.len().div_ceil(threads);
+            return std::thread::scope(|scope| {
+                let workers: Vec<_> = seeds
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || part.iter().map(one).collect::<Result<Vec<_>, _>>())
+                    })
+                    .collect();
+                let mut keys = Vec::with_capacity(seeds.len());
+                for worker in workers {
+                    let part = worker
+                        .join()
+                        .map_err(|_| Error::Key("a key generation thread panicked".into()))??;
+                    keys.extend(part);
+                }
+                Ok(keys)
+            });
+        }
+    }
+    seeds.iter().map(one).collect()
 }
 
 impl rcgen::PublicKeyData for KeyPair {

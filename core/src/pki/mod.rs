@@ -173,6 +173,35 @@ impl Pki {
         let leaf_not_after =
             inputs.issued_at + i64::from(config.certificates.validity_hours) * 3600;
 
+        // Every key gets its own seed drawn in a fixed order, so keys can be made in parallel
+        // (RSA key generation dominates) and still come out the same for the same inputs.
+        let provided = |kind: CaKind| inputs.existing_cas.iter().any(|ca| ca.kind == kind);
+        let key_count = CERTIFICATE_AUTHORITIES
+            .iter()
+            .filter(|spec| !provided(spec.kind))
+            .count()
+            + CERTIFICATES
+                .iter()
+                .map(|spec| nodes_in(config, spec.scope).len())
+                .sum::<usize>()
+            + KUBECONFIGS
+                .iter()
+                .map(|spec| kubeconfig_holders(config, spec.scope).len())
+                .sum::<usize>()
+            + 1;
+        let seeds: Vec<[u8; 32]> = (0..key_count)
+            .map(|_| {
+                let mut seed = [0u8; 32];
+                rng.fill_bytes(&mut seed);
+                seed
+            })
+            .collect();
+        let mut keys = key::generate_all(algorithm, &seeds)?.into_iter();
+        let mut next_key = || {
+            keys.next()
+                .ok_or_else(|| Error::Key("fewer keys than certificates".into()))
+        };
+
         let mut authorities = Vec::new();
         for spec in &CERTIFICATE_AUTHORITIES {
             let existing = inputs.existing_cas.iter().find(|ca| ca.kind == spec.kind);
@@ -184,10 +213,7 @@ impl Pki {
                     inputs.issued_at,
                     leaf_not_after,
                 )?,
-                None => {
-                    let key = KeyPair::generate(algorithm, &mut rng)?;
-                    CertificateAuthority::generate(spec, key, ca_validity, &mut rng)?
-                }
+                None => CertificateAuthority::generate(spec, next_key()?, ca_validity, &mut rng)?,
             };
             authorities.push(authority);
         }
@@ -211,7 +237,7 @@ impl Pki {
                     dns_names: dns_sans(spec.sans, config, node),
                     ip_addresses: ip_sans(spec.sans, config, &plan, node),
                 };
-                let key = KeyPair::generate(algorithm, &mut rng)?;
+                let key = next_key()?;
                 let certificate_pem =
                     authority(spec.ca).issue(&request, &key, leaf_validity, &mut rng)?;
                 certificates.push(IssuedCert {
@@ -229,17 +255,7 @@ impl Pki {
         let endpoint_url = config.api_endpoint().url();
         let mut kubeconfigs = Vec::new();
         for spec in &KUBECONFIGS {
-            let holders: Vec<Option<&Node>> = match spec.scope {
-                KubeconfigScope::Operator => vec![None],
-                KubeconfigScope::FirstControlPlane => {
-                    config.control_plane_nodes().take(1).map(Some).collect()
-                }
-                KubeconfigScope::ControlPlaneNode => {
-                    config.control_plane_nodes().map(Some).collect()
-                }
-                KubeconfigScope::EveryNode => config.nodes.iter().map(Some).collect(),
-            };
-            for holder in holders {
+            for holder in kubeconfig_holders(config, spec.scope) {
                 let server = match (spec.server, holder) {
                     (ServerRule::Local, Some(node)) => local_url(node),
                     (ServerRule::LocalOnControlPlane, Some(node)) if node.roles.control_plane => {
@@ -259,7 +275,7 @@ impl Pki {
                     dns_names: Vec::new(),
                     ip_addresses: Vec::new(),
                 };
-                let key = KeyPair::generate(algorithm, &mut rng)?;
+                let key = next_key()?;
                 let certificate_pem = cluster_ca.issue(&request, &key, leaf_validity, &mut rng)?;
                 let client = CertAndKey {
                     certificate_pem,
@@ -283,7 +299,7 @@ impl Pki {
             }
         }
 
-        let service_account_key = KeyPair::generate(algorithm, &mut rng)?;
+        let service_account_key = next_key()?;
         let service_account = CertAndKey {
             certificate_pem: service_account_key.public_pem()?,
             key_pem: service_account_key.private_pem()?,
@@ -401,6 +417,18 @@ fn nodes_in(config: &ClusterConfig, scope: Scope) -> Vec<&Node> {
     match scope {
         Scope::ControlPlaneNode => config.control_plane_nodes().collect(),
         Scope::EtcdMember => config.etcd_nodes().collect(),
+    }
+}
+
+/// Who holds a kubeconfig: `None` is the operator.
+fn kubeconfig_holders(config: &ClusterConfig, scope: KubeconfigScope) -> Vec<Option<&Node>> {
+    match scope {
+        KubeconfigScope::Operator => vec![None],
+        KubeconfigScope::FirstControlPlane => {
+            config.control_plane_nodes().take(1).map(Some).collect()
+        }
+        KubeconfigScope::ControlPlaneNode => config.control_plane_nodes().map(Some).collect(),
+        KubeconfigScope::EveryNode => config.nodes.iter().map(Some).collect(),
     }
 }
 
