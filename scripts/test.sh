@@ -15,8 +15,9 @@ echo "== clippy (wasm32: kbundle-core)"
 cargo clippy -p kbundle-core --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== build (wasm32: kbundle-core)"
 cargo build -p kbundle-core --target wasm32-unknown-unknown --release --locked
-echo "== benchmark (short)"
+echo "== benchmarks (short runs; full: cargo bench -p kbundle-core)"
 KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench plan --locked
+KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-core --bench pki --locked
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.
 log=$(mktemp)
