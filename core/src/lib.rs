@@ -21,5 +21,6 @@ pub mod config;
 pub mod net;
 pub mod pki;
 pub mod plan;
+pub mod render;
 pub mod versions;
 mod yaml;

@@ -76,7 +76,7 @@ const TAIL: &str = r#"  networking:
     # Prefix of each node's pod range; "24,64" per family for dual-stack.
     nodeCIDRMaskSize: 24
     dnsDomain: cluster.local
-    cni: flannel            # flannel, calico or none
+    cni: flannel            # flannel, or none to install your own
     kubeProxyMode: iptables # iptables, nftables or ipvs
   # registry:
   #   imageRepository: registry.example.com/k8s   # instead of registry.k8s.io

@@ -326,8 +326,6 @@ impl Networking {
 pub enum Cni {
     /// Flannel (VXLAN).
     Flannel,
-    /// Calico.
-    Calico,
     /// None: the user installs one.
     None,
 }

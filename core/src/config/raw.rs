@@ -144,7 +144,7 @@ pub struct RawNetworking {
     /// Most pods the kubelet runs per node (kubelet `maxPods`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_pods_per_node: Option<u32>,
-    /// `flannel`, `calico` or `none`.
+    /// `flannel` or `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cni: Option<String>,
     /// MTU of the pod network.

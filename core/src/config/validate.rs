@@ -342,13 +342,12 @@ impl Checker {
         let dns_service_ip = self.dns_service_ip(raw.dns_service_ip.as_deref(), &families[0])?;
         let cni = match raw.cni.as_deref() {
             None | Some("flannel") => Cni::Flannel,
-            Some("calico") => Cni::Calico,
             Some("none") => Cni::None,
             Some(other) => {
                 self.push(
-                    Diagnostic::error("spec.networking.cni", "is not a supported CNI plugin")
+                    Diagnostic::error("spec.networking.cni", "is not a CNI plugin kbundle installs")
                         .value(other)
-                        .hint("use `flannel` (default), `calico`, or `none` to install your own"),
+                        .hint("use `flannel` (default), or `none` and install your own (e.g. Calico's operator) once the cluster is up"),
                 );
                 Cni::None
             }
