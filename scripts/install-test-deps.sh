@@ -3,7 +3,7 @@
 # Rust pieces. Idempotent; needs root for apt (CI and developer machines run as root).
 set -euo pipefail
 
-packages=(openssl iproute2 python3 etcd-server etcd-client procps)
+packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -22,6 +22,13 @@ for service in etcd; do
     service "$service" stop >/dev/null 2>&1 || true
   fi
 done
+
+# The manifest schema validator, in a venv inside the checkout (ignored by git).
+venv=$(cd "$(dirname "$0")/.." && pwd)/.venv-tests
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q kubernetes-validate==1.37.0
+fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null

@@ -29,7 +29,12 @@ fn cluster(control_planes: usize, workers: usize, algorithm: KeyAlgorithm) -> Cl
     let nodes = (0..control_planes + workers)
         .map(|index| RawNode {
             name: Some(format!("node-{}", index + 1)),
-            address: Some(std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(198, 18, 0, 1)) + index as u32).to_string()),
+            address: Some(
+                std::net::Ipv4Addr::from(
+                    u32::from(std::net::Ipv4Addr::new(198, 18, 0, 1)) + index as u32,
+                )
+                .to_string(),
+            ),
             roles: if index < control_planes {
                 vec!["control-plane".into(), "etcd".into()]
             } else {
@@ -41,7 +46,9 @@ fn cluster(control_planes: usize, workers: usize, algorithm: KeyAlgorithm) -> Cl
     let raw = RawClusterConfig {
         api_version: Some("kbundle.dev/v1alpha1".into()),
         kind: Some("Cluster".into()),
-        metadata: RawMetadata { name: Some("bench".into()) },
+        metadata: RawMetadata {
+            name: Some("bench".into()),
+        },
         spec: RawSpec {
             control_plane_endpoint: Some("203.0.113.10:6443".into()),
             nodes,
@@ -56,7 +63,9 @@ fn cluster(control_planes: usize, workers: usize, algorithm: KeyAlgorithm) -> Cl
             ..RawSpec::default()
         },
     };
-    ClusterConfig::from_raw(&raw).expect("benchmark cluster is valid").config
+    ClusterConfig::from_raw(&raw)
+        .expect("benchmark cluster is valid")
+        .config
 }
 
 fn seconds(duration: Duration) -> f64 {
@@ -95,7 +104,11 @@ fn time_openssl(control_planes: usize, workers: usize, algorithm: KeyAlgorithm) 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/openssl-pki.sh");
     let out = std::env::temp_dir().join(format!("kbundle-bench-openssl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let kind = if algorithm == KeyAlgorithm::EcdsaP256 { "ecdsa" } else { "rsa" };
+    let kind = if algorithm == KeyAlgorithm::EcdsaP256 {
+        "ecdsa"
+    } else {
+        "rsa"
+    };
     let start = Instant::now();
     let status = Command::new("bash")
         .arg(&script)
@@ -117,10 +130,21 @@ fn bare_costs(algorithm: KeyAlgorithm, count: usize) -> (Duration, Duration) {
         .map(|_| KeyPair::generate(algorithm, &mut rng).expect("key"))
         .collect();
     let keygen = start.elapsed() / count as u32;
-    let validity = Validity { issued_at: ISSUED_AT, hours: 8760 };
+    let validity = Validity {
+        issued_at: ISSUED_AT,
+        hours: 8760,
+    };
     let ca_key = KeyPair::generate(algorithm, &mut rng).expect("key");
-    let ca = CertificateAuthority::generate(&CERTIFICATE_AUTHORITIES[0], ca_key, Validity { issued_at: ISSUED_AT, hours: 87600 }, &mut rng)
-        .expect("CA");
+    let ca = CertificateAuthority::generate(
+        &CERTIFICATE_AUTHORITIES[0],
+        ca_key,
+        Validity {
+            issued_at: ISSUED_AT,
+            hours: 87600,
+        },
+        &mut rng,
+    )
+    .expect("CA");
     let request = LeafRequest {
         common_name: "bench".into(),
         organization: None,
@@ -140,7 +164,10 @@ fn main() {
     let quick = std::env::var_os("KBUNDLE_BENCH_QUICK").is_some();
     let sizes: &[(usize, usize)] = &[(1, 2), (3, 100), (3, 1_000)];
     println!("whole PKI: kbundle (native, best of runs) vs openssl command line (one run)");
-    println!("{:<34}{:>8}{:>12}{:>12}{:>10}", "cluster", "certs", "kbundle", "openssl", "ratio");
+    println!(
+        "{:<34}{:>8}{:>12}{:>12}{:>10}",
+        "cluster", "certs", "kbundle", "openssl", "ratio"
+    );
     for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
         for &(control_planes, workers) in sizes {
             let heavy = algorithm != KeyAlgorithm::EcdsaP256 && workers > 2;
@@ -148,7 +175,11 @@ fn main() {
                 continue;
             }
             let config = cluster(control_planes, workers, algorithm);
-            let runs = if algorithm == KeyAlgorithm::EcdsaP256 { 5 } else { 1 };
+            let runs = if algorithm == KeyAlgorithm::EcdsaP256 {
+                5
+            } else {
+                1
+            };
             let (ours, count) = time_kbundle(&config, runs);
             let theirs = time_openssl(control_planes, workers, algorithm);
             println!(
@@ -163,16 +194,28 @@ fn main() {
     println!();
     println!("per certificate (single thread), against the bare cost of its key and signature:");
     for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
-        let samples = if algorithm == KeyAlgorithm::EcdsaP256 { 200 } else { 8 };
+        let samples = if algorithm == KeyAlgorithm::EcdsaP256 {
+            200
+        } else {
+            8
+        };
         let (keygen, sign) = bare_costs(algorithm, samples);
         // One certificate issued as part of a whole 1 + 2 PKI, single-threaded for a fair
         // comparison with the single-threaded bare costs.
         let config = cluster(1, 2, algorithm);
         let start = Instant::now();
         let mut count = 0;
-        let runs = if algorithm == KeyAlgorithm::EcdsaP256 { 20 } else { 1 };
+        let runs = if algorithm == KeyAlgorithm::EcdsaP256 {
+            20
+        } else {
+            1
+        };
         for run in 0..runs {
-            let inputs = PkiInputs { seed: [run as u8; 32], issued_at: ISSUED_AT, existing_cas: Vec::new() };
+            let inputs = PkiInputs {
+                seed: [run as u8; 32],
+                issued_at: ISSUED_AT,
+                existing_cas: Vec::new(),
+            };
             let pki = Pki::issue(&config, &inputs).expect("PKI");
             count += pki.authorities.len() + pki.certificates.len() + pki.kubeconfigs.len() + 1;
         }
@@ -186,7 +229,11 @@ fn main() {
             format!("{:.3} ms", seconds(bare) * 1000.0),
             format!("{:.3} ms", seconds(per_certificate) * 1000.0),
             seconds(per_certificate) / seconds(bare),
-            if algorithm == KeyAlgorithm::EcdsaP256 { "" } else { "; keys made on all cores" },
+            if algorithm == KeyAlgorithm::EcdsaP256 {
+                ""
+            } else {
+                "; keys made on all cores"
+            },
         );
     }
 }

@@ -100,3 +100,20 @@ fn every_invalid_fixture_is_refused() {
         }
     }
 }
+
+#[test]
+fn pki_doc_lists_every_entry_of_the_certificate_table() {
+    use kbundle_core::pki::inventory::{CERTIFICATE_AUTHORITIES, CERTIFICATES, KUBECONFIGS};
+    let doc = fs::read_to_string(repository_root().join("docs/pki.md")).expect("docs/pki.md");
+    let files = CERTIFICATE_AUTHORITIES
+        .iter()
+        .map(|ca| ca.file)
+        .chain(CERTIFICATES.iter().map(|certificate| certificate.file))
+        .chain(KUBECONFIGS.iter().map(|kubeconfig| kubeconfig.file));
+    for file in files {
+        assert!(
+            doc.contains(&format!("| `{file}` |")),
+            "docs/pki.md has no row for `{file}`"
+        );
+    }
+}

@@ -368,6 +368,8 @@ pub struct Registry {
     pub mirrors: Vec<Mirror>,
     /// Credentials per registry.
     pub credentials: Vec<Credential>,
+    /// Namespaces that get a `registry-credentials` pull Secret (empty without credentials).
+    pub pull_secret_namespaces: Vec<String>,
 }
 
 /// Default image repository.

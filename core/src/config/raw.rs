@@ -180,6 +180,9 @@ pub struct RawRegistry {
     /// Credentials per registry host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<RawCredential>,
+    /// Namespaces that get an image pull Secret with the credentials (default: `default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_secret_namespaces: Option<Vec<String>>,
 }
 
 /// One entry of `spec.registry.mirrors`.

@@ -1355,10 +1355,30 @@ impl Checker {
                 });
             }
         }
+        let pull_secret_namespaces = match &registry.pull_secret_namespaces {
+            Some(namespaces) => {
+                for (index, namespace) in namespaces.iter().enumerate() {
+                    if !is_dns_label(namespace) {
+                        self.push(
+                            Diagnostic::error(
+                                format!("spec.registry.pullSecretNamespaces[{index}]"),
+                                "is not a namespace name",
+                            )
+                            .value(namespace)
+                            .hint("use lower-case letters, digits and `-`"),
+                        );
+                    }
+                }
+                namespaces.clone()
+            }
+            None if credentials.is_empty() => Vec::new(),
+            None => vec!["default".to_owned()],
+        };
         (self.error_count() == errors_before).then_some(Registry {
             image_repository,
             mirrors,
             credentials,
+            pull_secret_namespaces,
         })
     }
 

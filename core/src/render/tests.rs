@@ -1,0 +1,287 @@
+//! Rendering tests: what the static pods and addons say for fixture clusters, flag parity with
+//! kubeadm, and snapshots of every rendered manifest.
+
+use super::*;
+use crate::config::{ClusterConfig, ExampleKind, example_yaml};
+use crate::pki::PkiInputs;
+
+const ISSUED_AT: i64 = 1_790_000_000;
+
+pub(crate) fn fixture(yaml: &str) -> (ClusterConfig, NetworkPlan, Pki) {
+    let config = ClusterConfig::from_yaml(yaml)
+        .expect("fixture validates")
+        .config;
+    let plan = NetworkPlan::new(&config);
+    let pki = Pki::issue(
+        &config,
+        &PkiInputs {
+            seed: [3; 32],
+            issued_at: ISSUED_AT,
+            existing_cas: Vec::new(),
+        },
+    )
+    .expect("PKI");
+    (config, plan, pki)
+}
+
+fn file<'a>(rendered: &'a Rendered, node: &str, path: &str) -> &'a RenderedFile {
+    rendered
+        .nodes
+        .iter()
+        .find(|n| n.node == node)
+        .and_then(|n| n.files.iter().find(|f| f.path == path))
+        .unwrap_or_else(|| panic!("{node} has no {path}"))
+}
+
+fn has_file(rendered: &Rendered, node: &str, path: &str) -> bool {
+    rendered
+        .nodes
+        .iter()
+        .any(|n| n.node == node && n.files.iter().any(|f| f.path == path))
+}
+
+#[test]
+fn control_plane_nodes_get_the_four_static_pods_and_workers_none() {
+    let (config, plan, pki) = fixture(&example_yaml(ExampleKind::Basic));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    for pod in [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        let path = format!("/etc/kubernetes/manifests/{pod}.yaml");
+        assert_eq!(file(&rendered, "cp1", &path).mode, 0o600);
+        assert!(!has_file(&rendered, "worker1", &path));
+    }
+    assert!(!has_file(
+        &rendered,
+        "cp1",
+        "/etc/kubernetes/manifests/kube-vip.yaml"
+    ));
+}
+
+#[test]
+fn etcd_members_list_every_member_and_use_their_certificates() {
+    let (config, plan, pki) = fixture(&example_yaml(ExampleKind::HighAvailability));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let etcd = &file(&rendered, "cp2", "/etc/kubernetes/manifests/etcd.yaml").contents;
+    assert!(etcd.contains("--initial-cluster=cp1=https://192.0.2.11:2380,cp2=https://192.0.2.12:2380,cp3=https://192.0.2.13:2380"));
+    assert!(etcd.contains("--listen-client-urls=https://127.0.0.1:2379,https://192.0.2.12:2379"));
+    assert!(etcd.contains("--name=cp2"));
+    assert!(etcd.contains("image: registry.k8s.io/etcd:3.7.0-0"));
+    let apiserver = &file(
+        &rendered,
+        "cp2",
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+    )
+    .contents;
+    assert!(apiserver.contains("--advertise-address=192.0.2.12"));
+    assert!(apiserver.contains("--etcd-servers=https://127.0.0.1:2379"));
+    assert!(apiserver.contains("host: 192.0.2.12"));
+    assert!(apiserver.contains("image: registry.k8s.io/kube-apiserver:v1.37.1"));
+}
+
+#[test]
+fn ha_with_a_vip_runs_kube_vip_on_every_control_plane_node() {
+    let (config, plan, pki) = fixture(&example_yaml(ExampleKind::HighAvailability));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let first = &file(&rendered, "cp1", "/etc/kubernetes/manifests/kube-vip.yaml").contents;
+    assert!(first.contains("192.0.2.100"));
+    assert!(first.contains("/etc/kubernetes/super-admin.conf"));
+    let second = &file(&rendered, "cp2", "/etc/kubernetes/manifests/kube-vip.yaml").contents;
+    assert!(second.contains("path: /etc/kubernetes/admin.conf"));
+    assert!(!has_file(
+        &rendered,
+        "worker1",
+        "/etc/kubernetes/manifests/kube-vip.yaml"
+    ));
+}
+
+#[test]
+fn dual_stack_passes_both_ranges_and_per_family_masks() {
+    let (config, plan, pki) = fixture(include_str!(
+        "../../../tests/fixtures/clusters/dual-stack.yaml"
+    ));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let kcm = &file(
+        &rendered,
+        "cp1",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+    )
+    .contents;
+    assert!(kcm.contains("--cluster-cidr=10.244.0.0/16,fd00:10:244::/56"));
+    assert!(kcm.contains("--node-cidr-mask-size-ipv4=24"));
+    assert!(kcm.contains("--node-cidr-mask-size-ipv6=64"));
+    assert!(kcm.contains("--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112"));
+}
+
+#[test]
+fn node_objects_carry_the_planned_pod_ranges() {
+    let (config, plan, pki) = fixture(include_str!(
+        "../../../tests/fixtures/clusters/dual-stack.yaml"
+    ));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let nodes = &rendered.addons[0];
+    assert_eq!(nodes.name, "00-nodes.yaml");
+    for node in &plan.nodes {
+        for cidr in &node.pod_cidrs {
+            assert!(
+                nodes.contents.contains(&format!("- {cidr}")),
+                "{} lacks {cidr}",
+                node.name
+            );
+        }
+    }
+    let objects = addons::nodes(&config, &plan);
+    assert_eq!(
+        objects[2]["spec"]["podCIDRs"],
+        serde_json::json!(["10.244.2.0/24", "fd00:10:244:2::/64"])
+    );
+    assert_eq!(objects[2]["spec"]["podCIDR"], "10.244.2.0/24");
+}
+
+#[test]
+fn control_plane_only_nodes_are_tainted_and_labelled() {
+    let (config, plan, _) = fixture(&example_yaml(ExampleKind::Basic));
+    let objects = addons::nodes(&config, &plan);
+    assert_eq!(
+        objects[0]["spec"]["taints"][0]["key"],
+        "node-role.kubernetes.io/control-plane"
+    );
+    assert_eq!(
+        objects[0]["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
+        ""
+    );
+    assert!(objects[1]["spec"].get("taints").is_none());
+}
+
+#[test]
+fn coredns_service_sits_at_the_planned_dns_ip_and_kube_proxy_uses_the_endpoint() {
+    let (config, plan, pki) = fixture(&example_yaml(ExampleKind::HighAvailability));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let coredns = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "40-coredns.yaml")
+        .unwrap();
+    assert!(coredns.contents.contains("clusterIP: 10.96.0.10"));
+    let kube_proxy = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "30-kube-proxy.yaml")
+        .unwrap();
+    assert!(
+        kube_proxy
+            .contents
+            .contains("server: https://192.0.2.100:6443")
+    );
+    assert!(kube_proxy.contents.contains("clusterCIDR: 10.244.0.0/16"));
+    let bootstrap = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "20-bootstrap.yaml")
+        .unwrap();
+    assert!(bootstrap.is_secret);
+    let encoded = |text: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    };
+    assert!(
+        bootstrap
+            .contents
+            .contains(&encoded(&pki.bootstrap_token.secret))
+    );
+    assert!(
+        bootstrap
+            .contents
+            .contains(&encoded("2027-09-21T14:13:20Z"))
+    );
+}
+
+#[test]
+fn private_registry_images_and_pull_secret() {
+    let yaml = example_yaml(ExampleKind::Basic).replace(
+        "  certificates:\n",
+        "  registry:\n    imageRepository: registry.example.com/k8s\n    credentials: [{registry: registry.example.com, username: puller, password: hunter2}]\n  certificates:\n",
+    );
+    let (config, plan, pki) = fixture(&yaml);
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let apiserver = &file(
+        &rendered,
+        "cp1",
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+    )
+    .contents;
+    assert!(apiserver.contains("image: registry.example.com/k8s/kube-apiserver:v1.37.1"));
+    let coredns = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "40-coredns.yaml")
+        .unwrap();
+    assert!(
+        coredns
+            .contents
+            .contains("image: registry.example.com/k8s/coredns:v1.14.6")
+    );
+    let secret = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "60-registry-credentials.yaml")
+        .unwrap();
+    assert!(secret.is_secret);
+    assert!(secret.contents.contains("namespace: default"));
+    assert!(
+        secret
+            .contents
+            .contains("type: kubernetes.io/dockerconfigjson")
+    );
+}
+
+#[test]
+fn version_specific_details_follow_kubeadm() {
+    let mut yaml = example_yaml(ExampleKind::Basic);
+    yaml = yaml.replace("kubernetesVersion: \"1.37\"", "kubernetesVersion: \"1.35\"");
+    let (config, plan, pki) = fixture(&yaml);
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let kcm = &file(
+        &rendered,
+        "cp1",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+    )
+    .contents;
+    assert!(
+        kcm.contains("flexvolume-dir"),
+        "1.35 still mounts the flexvolume dir"
+    );
+    let rbac = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "10-rbac.yaml")
+        .unwrap();
+    assert!(!rbac.contents.contains("kubeadm:apiserver-kubelet-client"));
+    let (config, plan, pki) = fixture(&example_yaml(ExampleKind::Basic));
+    let rendered = render(&config, &plan, &pki, ISSUED_AT);
+    let kcm = &file(
+        &rendered,
+        "cp1",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+    )
+    .contents;
+    assert!(!kcm.contains("flexvolume-dir"));
+    let rbac = rendered
+        .addons
+        .iter()
+        .find(|a| a.name == "10-rbac.yaml")
+        .unwrap();
+    assert!(rbac.contents.contains("kubeadm:apiserver-kubelet-client"));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let (config, plan, pki) = fixture(&example_yaml(ExampleKind::HighAvailability));
+    assert_eq!(
+        render(&config, &plan, &pki, ISSUED_AT),
+        render(&config, &plan, &pki, ISSUED_AT)
+    );
+}
