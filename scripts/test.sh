@@ -18,6 +18,7 @@ cargo build -p kbundle-core --target wasm32-unknown-unknown --release --locked
 echo "== benchmarks (short runs; full: cargo bench -p kbundle-core)"
 KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench plan --locked
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-core --bench pki --locked
+cargo bench -p kbundle-core --bench render --locked
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.
 log=$(mktemp)

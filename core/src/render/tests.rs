@@ -285,3 +285,70 @@ fn rendering_is_deterministic() {
         render(&config, &plan, &pki, ISSUED_AT)
     );
 }
+
+/// Replaces long base64 runs (embedded certificates, keys, tokens) so that snapshots show the
+/// shape of what is rendered, not key material.
+fn redact_blobs(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let value = line
+                .rsplit_once(": ")
+                .map_or(line.trim_start_matches("- "), |(_, v)| v);
+            let is_token = line.contains("token-secret:") || line.contains("token-id:");
+            let is_blob = is_token
+                || value.len() >= 40
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+            if is_blob {
+                line.replace(value, "<base64>")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn snapshots_of_static_pods_and_addons() {
+    let fixtures = [
+        ("single", example_yaml(ExampleKind::Basic)),
+        ("ha", example_yaml(ExampleKind::HighAvailability)),
+        (
+            "dual-stack",
+            include_str!("../../../tests/fixtures/clusters/dual-stack.yaml").to_owned(),
+        ),
+        (
+            "registry-proxy",
+            include_str!("../../../tests/fixtures/clusters/registry-proxy.yaml").to_owned(),
+        ),
+    ];
+    for (label, yaml) in fixtures {
+        let (config, plan, pki) = fixture(&yaml);
+        let rendered = render(&config, &plan, &pki, ISSUED_AT);
+        let first_control_plane = &config
+            .control_plane_nodes()
+            .next()
+            .expect("a control plane")
+            .name;
+        let node = rendered
+            .nodes
+            .iter()
+            .find(|n| &n.node == first_control_plane)
+            .expect("node");
+        for file in node
+            .files
+            .iter()
+            .filter(|f| f.path.starts_with("/etc/kubernetes/manifests/"))
+        {
+            let name = file.path.rsplit('/').next().unwrap_or_default();
+            insta::assert_snapshot!(format!("{label}-{}-{name}", node.node), file.contents);
+        }
+        for addon in &rendered.addons {
+            let shown =
+                redact_blobs(&addon.contents).replace(&pki.bootstrap_token.id, "<token-id>");
+            insta::assert_snapshot!(format!("{label}-addons-{}", addon.name), shown);
+        }
+    }
+}
