@@ -349,6 +349,7 @@ fn key_identifier(key: &KeyPair) -> KeyIdMethod {
     KeyIdMethod::PreSpecified(digest[..20].to_vec())
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

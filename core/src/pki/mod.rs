@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
-pub use authority::{CertAndKey, CertificateAuthority, LeafRequest, Validity};
+pub use authority::{CertAndKey, CertificateAuthority, LeafRequest, Validity, hex};
 pub use inventory::{CaKind, CertSpec, KubeconfigSpec};
 pub use key::KeyPair;
 

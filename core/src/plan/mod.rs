@@ -3,6 +3,7 @@
 //! capacity, the flannel network config and the complete `NO_PROXY` list.
 
 mod no_proxy;
+mod text;
 
 use std::net::IpAddr;
 
@@ -136,6 +137,11 @@ impl NetworkPlan {
             no_proxy: no_proxy::no_proxy(config),
             flannel_net_conf: flannel_net_conf(config),
         }
+    }
+
+    /// The plan as a readable table.
+    pub fn to_text(&self) -> String {
+        text::render(self)
     }
 
     /// `NO_PROXY` as one comma-separated value.

@@ -1,0 +1,360 @@
+//! The bundle: one zip that holds every byte for every node ([`layout`]), written
+//! deterministically (sorted entries, fixed times, unix modes) and read back with every hostile
+//! input refused before anything is used ([`read`]); [`verify`] checks what is inside.
+
+pub mod install;
+pub mod layout;
+pub mod manifest;
+pub mod read;
+pub mod verify;
+
+use std::io::{Cursor, Write};
+
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::config::{ClusterConfig, Diagnostics, RawClusterConfig};
+use crate::pki::{Pki, PkiInputs};
+use crate::plan::NetworkPlan;
+use crate::render::{RenderedFile, render};
+use manifest::{BundleManifest, FileEntry, NodeEntry};
+
+/// One file of the bundle.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path inside the zip.
+    pub path: String,
+    /// Contents.
+    pub contents: Vec<u8>,
+    /// Unix mode.
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Entry({} {:o}, {} bytes)",
+            self.path,
+            self.mode,
+            self.contents.len()
+        )
+    }
+}
+
+/// A bundle in memory: its index and its entries, sorted by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// `bundle.json`.
+    pub manifest: BundleManifest,
+    /// Every entry, `bundle.json` included, sorted by path.
+    pub entries: Vec<Entry>,
+}
+
+/// Why a bundle could not be generated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenerateError {
+    /// The cluster config is invalid.
+    #[error(transparent)]
+    Invalid(#[from] Diagnostics),
+    /// The PKI could not be issued.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::Error),
+    /// The zip could not be written.
+    #[error("writing the zip: {0}")]
+    Zip(String),
+}
+
+/// Fixed timestamp of every entry (the zip format cannot hold earlier than 1980).
+const ENTRY_TIME: (u16, u8, u8) = (2000, 1, 1);
+
+/// Hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    crate::pki::hex(&Sha256::digest(bytes))
+}
+
+impl Bundle {
+    /// Generates the bundle of a cluster: validates `raw`, issues the PKI, renders every file
+    /// and lays them out.
+    pub fn generate(raw: &RawClusterConfig, inputs: &PkiInputs) -> Result<Self, GenerateError> {
+        let config = ClusterConfig::from_raw(raw)?.config;
+        let plan = NetworkPlan::new(&config);
+        let pki = Pki::issue(&config, inputs)?;
+        let rendered = render(&config, &plan, &pki, inputs.issued_at);
+
+        let mut entries: Vec<(Entry, Option<String>)> = Vec::new();
+        let mut add = |path: String, contents: Vec<u8>, mode: u32, node: Option<&str>| {
+            entries.push((
+                Entry {
+                    path,
+                    contents,
+                    mode,
+                },
+                node.map(str::to_owned),
+            ));
+        };
+        add(
+            layout::CLUSTER_YAML.into(),
+            normalised_config(raw).into_bytes(),
+            0o644,
+            None,
+        );
+        let plan_json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
+        add(
+            layout::PLAN_JSON.into(),
+            plan_json.into_bytes(),
+            0o644,
+            None,
+        );
+        add(
+            layout::PLAN_TEXT.into(),
+            plan.to_text().into_bytes(),
+            0o644,
+            None,
+        );
+        add(
+            layout::README.into(),
+            readme(&config, &pki).into_bytes(),
+            0o644,
+            None,
+        );
+        if let Some(admin) = pki.admin_kubeconfig() {
+            add(
+                layout::ADMIN_CONF.into(),
+                admin.contents.clone().into_bytes(),
+                0o600,
+                None,
+            );
+        }
+        for addon in &rendered.addons {
+            let mode = if addon.is_secret { 0o600 } else { 0o644 };
+            add(
+                layout::addon(&addon.name),
+                addon.contents.clone().into_bytes(),
+                mode,
+                None,
+            );
+        }
+        for node in &rendered.nodes {
+            let name = node.node.as_str();
+            for file in &node.files {
+                add(
+                    layout::node_file(name, &file.path),
+                    file.contents.clone().into_bytes(),
+                    file.mode,
+                    Some(name),
+                );
+            }
+            add(
+                layout::node_checksums(name),
+                install::checksums(&node.files, sha256_hex).into_bytes(),
+                0o644,
+                Some(name),
+            );
+            add(
+                layout::install_script(name),
+                install::script(&config.name, name, &node.files).into_bytes(),
+                0o755,
+                Some(name),
+            );
+        }
+        entries.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+
+        let manifest = BundleManifest {
+            format_version: layout::FORMAT_VERSION,
+            generator: format!("kbundle {}", env!("CARGO_PKG_VERSION")),
+            cluster_name: config.name.clone(),
+            kubernetes_version: config.kubernetes_version.to_string(),
+            control_plane_endpoint: plan.control_plane_endpoint,
+            nodes: config
+                .nodes
+                .iter()
+                .map(|node| NodeEntry {
+                    name: node.name.clone(),
+                    roles: node.roles.names().iter().map(|r| (*r).to_owned()).collect(),
+                    addresses: node.addresses.iter().map(ToString::to_string).collect(),
+                    ssh_user: node.ssh.user.clone(),
+                    ssh_port: node.ssh.port,
+                })
+                .collect(),
+            files: entries
+                .iter()
+                .map(|(entry, node)| FileEntry {
+                    path: entry.path.clone(),
+                    sha256: sha256_hex(&entry.contents),
+                    mode: entry.mode,
+                    node: node.clone(),
+                })
+                .collect(),
+        };
+        let mut entries: Vec<Entry> = entries.into_iter().map(|(entry, _)| entry).collect();
+        let manifest_json = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+        entries.push(Entry {
+            path: layout::BUNDLE_JSON.into(),
+            contents: manifest_json.into_bytes(),
+            mode: 0o644,
+        });
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Self { manifest, entries })
+    }
+
+    /// The entry at `path`.
+    pub fn entry(&self, path: &str) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.path == path)
+    }
+
+    /// The files of `node`, as absolute paths on the node.
+    pub fn node_files(&self, node: &str) -> Vec<RenderedFile> {
+        self.entries
+            .iter()
+            .filter_map(|entry| {
+                let (owner, path) = layout::split_node_file(&entry.path)?;
+                (owner == node).then(|| {
+                    RenderedFile::new(
+                        path,
+                        String::from_utf8_lossy(&entry.contents).into_owned(),
+                        entry.mode,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The zip: entries sorted, deflated, with fixed timestamps and their unix modes, so equal
+    /// bundles give byte-identical zips.
+    pub fn to_zip(&self) -> Result<Vec<u8>, GenerateError> {
+        self.write_zip(None)
+    }
+
+    /// The zip with every entry encrypted with AES-256 under `passphrase` (names stay visible).
+    #[cfg(feature = "encryption")]
+    pub fn to_encrypted_zip(&self, passphrase: &str) -> Result<Vec<u8>, GenerateError> {
+        self.write_zip(Some(passphrase))
+    }
+
+    fn write_zip(&self, passphrase: Option<&str>) -> Result<Vec<u8>, GenerateError> {
+        let zip_error = |error: zip::result::ZipError| GenerateError::Zip(error.to_string());
+        let time = DateTime::from_date_and_time(ENTRY_TIME.0, ENTRY_TIME.1, ENTRY_TIME.2, 0, 0, 0)
+            .map_err(|error| GenerateError::Zip(error.to_string()))?;
+        let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+        for entry in &self.entries {
+            let options = SimpleFileOptions::default()
+                .compression_method(CompressionMethod::Deflated)
+                .last_modified_time(time)
+                .unix_permissions(entry.mode);
+            #[cfg(feature = "encryption")]
+            let options = match passphrase {
+                Some(passphrase) => options.with_aes_encryption(zip::AesMode::Aes256, passphrase),
+                None => options,
+            };
+            #[cfg(not(feature = "encryption"))]
+            let _ = passphrase;
+            writer
+                .start_file(entry.path.as_str(), options)
+                .map_err(zip_error)?;
+            writer
+                .write_all(&entry.contents)
+                .map_err(|error| GenerateError::Zip(error.to_string()))?;
+        }
+        Ok(writer.finish().map_err(zip_error)?.into_inner())
+    }
+}
+
+/// The input as YAML again, without secrets: registry passwords and proxy credentials are
+/// replaced by a marker, so the file can be shared and shows what to fill in to regenerate.
+fn normalised_config(raw: &RawClusterConfig) -> String {
+    const REDACTED: &str = "REDACTED (not stored in the bundle)";
+    let mut raw = raw.clone();
+    for credential in &mut raw.spec.registry.credentials {
+        if credential.password.is_some() {
+            credential.password = Some(REDACTED.into());
+        }
+    }
+    if let Some(proxy) = raw.spec.proxy.as_mut() {
+        for url in [&mut proxy.http, &mut proxy.https].into_iter().flatten() {
+            if let (Some(scheme_end), Some(at)) = (url.find("://"), url.rfind('@'))
+                && at > scheme_end
+            {
+                // Still a valid URL, so the file validates and shows what to fill in.
+                *url = format!(
+                    "{}://REDACTED:REDACTED@{}",
+                    &url[..scheme_end],
+                    &url[at + 1..]
+                );
+            }
+        }
+    }
+    format!(
+        "# Normalised by kbundle from the cluster.yaml this bundle was generated from.\n{}",
+        raw.to_yaml()
+    )
+}
+
+/// The bundle's README: what is inside and how to install it.
+fn readme(config: &ClusterConfig, pki: &Pki) -> String {
+    let first = config
+        .control_plane_nodes()
+        .next()
+        .map_or("the first control-plane node", |node| node.name.as_str());
+    let nodes: String = config
+        .nodes
+        .iter()
+        .map(|node| {
+            format!(
+                "| {} | {} | {} |\n",
+                node.name,
+                node.roles.names().join(", "),
+                node.addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    format!(
+        r#"# Cluster {name} (Kubernetes {version})
+
+Generated by kbundle. `plan.txt` shows the network plan; `bundle.json` lists every file with
+its checksum. Keys are inside: keep this bundle as private as an admin kubeconfig.
+
+| node | roles | addresses |
+|---|---|---|
+{nodes}
+## Install with kbundle
+
+    kbundle apply {name}-bundle.zip
+
+## Install by hand
+
+Each node needs containerd (2.0.1 or newer), runc, the CNI plugins, and kubelet and kubectl
+{version} installed from your packages (not the kubeadm package: its drop-in would replace
+kbundle's). Then, as root, on each node, with this bundle unpacked there:
+
+1. On `{first}` first: `sh nodes/{first}/install.sh`
+2. When `kubectl --kubeconfig admin.conf get --raw /readyz` answers `ok`, apply
+   `addons/00-nodes.yaml` (every node's planned pod range), then the other control-plane and
+   etcd nodes, then the workers, each with `sh nodes/<node>/install.sh`.
+3. Apply the remaining addons in order:
+   `for f in addons/*.yaml; do kubectl --kubeconfig admin.conf apply -f "$f"; done`
+
+`install.sh` checks its files' checksums, installs only what changed and restarts only the
+services whose files changed: running it again is safe.
+
+## Nodes that join later
+
+    kubeadm join {endpoint} --token {token_id}.<secret from addons/20-bootstrap.yaml> \
+      --discovery-token-ca-cert-hash {hash}
+"#,
+        name = config.name,
+        version = config.kubernetes_version,
+        endpoint = config.api_endpoint(),
+        token_id = pki.bootstrap_token.id,
+        hash = pki.discovery_hash,
+    )
+}
+
+#[cfg(test)]
+mod tests;

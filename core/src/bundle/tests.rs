@@ -1,0 +1,362 @@
+//! Bundle tests: round trip, byte-identical output, verification, and every hostile zip.
+
+use std::io::{Cursor, Write};
+
+use zip::write::SimpleFileOptions;
+
+use super::read::{Limits, ReadError};
+use super::*;
+use crate::config::{ExampleKind, example_yaml};
+
+const ISSUED_AT: i64 = 1_790_000_000;
+const NOW: i64 = ISSUED_AT + 3600;
+
+fn inputs(seed: u8) -> PkiInputs {
+    PkiInputs {
+        seed: [seed; 32],
+        issued_at: ISSUED_AT,
+        existing_cas: Vec::new(),
+    }
+}
+
+fn generate(kind: ExampleKind, seed: u8) -> Bundle {
+    let raw = RawClusterConfig::from_yaml(&example_yaml(kind)).expect("example parses");
+    Bundle::generate(&raw, &inputs(seed)).expect("bundle generates")
+}
+
+fn read(bytes: &[u8]) -> Result<Bundle, ReadError> {
+    Bundle::from_zip(bytes, None, Limits::default())
+}
+
+#[test]
+fn round_trip_reads_back_the_same_bundle_and_verifies() {
+    for kind in [ExampleKind::Basic, ExampleKind::HighAvailability] {
+        let bundle = generate(kind, 1);
+        let zip = bundle.to_zip().expect("zip");
+        let back = read(&zip).expect("reads back");
+        assert_eq!(back, bundle);
+        let report = verify::verify(&back, NOW);
+        assert!(report.is_ok(), "{:#?}", report.problems);
+        assert!(
+            report.certificates > 10 && report.kubeconfigs > 5,
+            "{report:?}"
+        );
+    }
+}
+
+#[test]
+fn equal_inputs_give_byte_identical_zips() {
+    let first = generate(ExampleKind::HighAvailability, 2).to_zip().unwrap();
+    let second = generate(ExampleKind::HighAvailability, 2).to_zip().unwrap();
+    assert_eq!(first, second);
+    assert_ne!(
+        first,
+        generate(ExampleKind::HighAvailability, 3).to_zip().unwrap()
+    );
+}
+
+#[test]
+fn layout_holds_the_contract_files_with_their_modes() {
+    let bundle = generate(ExampleKind::Basic, 4);
+    for path in [
+        "bundle.json",
+        "cluster.yaml",
+        "plan.json",
+        "plan.txt",
+        "README.md",
+        "admin.conf",
+        "addons/00-nodes.yaml",
+    ] {
+        assert!(bundle.entry(path).is_some(), "missing {path}");
+    }
+    let mode = |path: &str| {
+        bundle
+            .entry(path)
+            .unwrap_or_else(|| panic!("no {path}"))
+            .mode
+    };
+    assert_eq!(mode("nodes/cp1/install.sh"), 0o755);
+    assert_eq!(
+        mode("nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.key"),
+        0o600
+    );
+    assert_eq!(
+        mode("nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.crt"),
+        0o644
+    );
+    assert_eq!(mode("admin.conf"), 0o600);
+    assert_eq!(mode("addons/20-bootstrap.yaml"), 0o600);
+    let workers: Vec<&str> = bundle
+        .entries
+        .iter()
+        .map(|e| e.path.as_str())
+        .filter(|p| p.starts_with("nodes/worker1/rootfs/") && p.ends_with(".key"))
+        .collect();
+    assert!(workers.is_empty(), "a worker holds keys: {workers:?}");
+    let listed: Vec<&str> = bundle
+        .manifest
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(listed.len(), bundle.entries.len() - 1);
+    assert!(listed.windows(2).all(|pair| pair[0] < pair[1]));
+}
+
+#[test]
+fn normalised_config_keeps_no_secrets() {
+    let yaml = example_yaml(ExampleKind::Basic).replace(
+        "  certificates:\n",
+        "  registry:\n    credentials: [{registry: registry.example.com, username: u, password: hunter2}]\n  proxy: {http: \"http://user:s3cret@proxy.example.com:3128\"}\n  certificates:\n",
+    );
+    let raw = RawClusterConfig::from_yaml(&yaml).unwrap();
+    let bundle = Bundle::generate(&raw, &inputs(5)).unwrap();
+    let normalised =
+        String::from_utf8(bundle.entry("cluster.yaml").unwrap().contents.clone()).unwrap();
+    assert!(
+        !normalised.contains("hunter2") && !normalised.contains("s3cret"),
+        "{normalised}"
+    );
+    assert!(
+        ClusterConfig::from_yaml(&normalised).is_ok(),
+        "the normalised config still validates"
+    );
+}
+
+#[test]
+fn verify_finds_a_tampered_certificate_and_a_misplaced_key() {
+    let mut bundle = generate(ExampleKind::HighAvailability, 6);
+    let other = generate(ExampleKind::HighAvailability, 7);
+    let path = "nodes/cp2/rootfs/etc/kubernetes/pki/apiserver.crt";
+    let foreign = other.entry(path).unwrap().contents.clone();
+    bundle
+        .entries
+        .iter_mut()
+        .find(|e| e.path == path)
+        .unwrap()
+        .contents = foreign;
+    let key = bundle
+        .entry("nodes/cp1/rootfs/etc/kubernetes/pki/etcd/server.key")
+        .unwrap()
+        .clone();
+    bundle.entries.push(Entry {
+        path: "nodes/worker1/rootfs/etc/kubernetes/pki/etcd/server.key".into(),
+        ..key
+    });
+    let report = verify::verify(&bundle, NOW);
+    let text = report.problems.join("\n");
+    assert!(
+        text.contains("cp2:/etc/kubernetes/pki/apiserver.crt: not signed by"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cp2:/etc/kubernetes/pki/apiserver.key: does not match"),
+        "{text}"
+    );
+    assert!(
+        text.contains("worker1: holds /etc/kubernetes/pki/etcd/server.key"),
+        "{text}"
+    );
+    let later = verify::verify(
+        &generate(ExampleKind::Basic, 8),
+        ISSUED_AT + 400 * 24 * 3600,
+    );
+    assert!(later.problems.iter().any(|p| p.contains("expired")));
+}
+
+/// A zip of `(name, contents)` entries with a matching bundle.json, for hostile cases.
+fn crafted(entries: &[(&str, &[u8])], format_version: u32) -> Vec<u8> {
+    let files: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(name, contents)| serde_json::json!({"path": name, "sha256": sha256_hex(contents), "mode": 0o644}))
+        .collect();
+    let manifest = serde_json::json!({
+        "format_version": format_version, "generator": "test", "cluster_name": "x",
+        "kubernetes_version": "v1.37.1", "control_plane_endpoint": "https://192.0.2.1:6443",
+        "nodes": [], "files": files,
+    });
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    // Stored, so that `patch` can find names and contents in the raw bytes.
+    let options = SimpleFileOptions::default()
+        .unix_permissions(0o644)
+        .compression_method(zip::CompressionMethod::Stored);
+    writer.start_file("bundle.json", options).unwrap();
+    writer.write_all(manifest.to_string().as_bytes()).unwrap();
+    for (name, contents) in entries {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(contents).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// Replaces every occurrence of `from` by `to` (same length) in the raw zip bytes, to write
+/// names a well-behaved zip writer would not.
+fn patch(mut bytes: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let (from, to) = (from.as_bytes(), to.as_bytes());
+    let mut index = 0;
+    while index + from.len() <= bytes.len() {
+        if &bytes[index..index + from.len()] == from {
+            bytes[index..index + from.len()].copy_from_slice(to);
+        }
+        index += 1;
+    }
+    bytes
+}
+
+#[test]
+fn a_well_formed_crafted_zip_is_accepted() {
+    // The control for the hostile cases below: the same construction, untouched, reads fine.
+    assert!(read(&crafted(&[("readme.txt", b"hello")], 1)).is_ok());
+}
+
+#[test]
+fn refuses_zip_slip_paths() {
+    let zip = patch(crafted(&[("xx/evil", b"x")], 1), "xx/evil", "../evil");
+    assert_eq!(read(&zip), Err(ReadError::UnsafePath("../evil".into())));
+    let zip = patch(crafted(&[("etc/evil", b"x")], 1), "etc/evil", "/tc/evil");
+    assert_eq!(read(&zip), Err(ReadError::UnsafePath("/tc/evil".into())));
+    let zip = patch(crafted(&[("a/b", b"x")], 1), "a/b", "a\\b");
+    assert!(matches!(read(&zip), Err(ReadError::UnsafePath(_))));
+}
+
+#[test]
+fn refuses_links_and_directories() {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    writer
+        .add_symlink("link", "/etc/shadow", SimpleFileOptions::default())
+        .unwrap();
+    let zip = writer.finish().unwrap().into_inner();
+    assert_eq!(read(&zip), Err(ReadError::Link("link".into())));
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    writer
+        .add_directory("dir/", SimpleFileOptions::default())
+        .unwrap();
+    let zip = writer.finish().unwrap().into_inner();
+    assert!(matches!(
+        read(&zip),
+        Err(ReadError::NotAFile(_)) | Err(ReadError::UnsafePath(_))
+    ));
+}
+
+#[test]
+fn refuses_duplicate_names() {
+    let zip = patch(
+        crafted(&[("aaaa", b"1"), ("bbbb", b"2")], 1),
+        "bbbb",
+        "aaaa",
+    );
+    assert_eq!(read(&zip), Err(ReadError::DuplicateNames));
+}
+
+#[test]
+fn refuses_oversize_entries_and_zip_bombs() {
+    let big = vec![0u8; 3 << 20];
+    let zip = crafted(&[("zeros", &big)], 1);
+    let small_limit = Limits {
+        max_entry_size: 1 << 20,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        Bundle::from_zip(&zip, None, small_limit),
+        Err(ReadError::TooLarge { .. })
+    ));
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    writer
+        .start_file(
+            "bomb",
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
+    writer.write_all(&big).unwrap();
+    let zip = writer.finish().unwrap().into_inner();
+    assert_eq!(read(&zip), Err(ReadError::Bomb("bomb".into())));
+    let total = Limits {
+        max_total_size: 1000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        Bundle::from_zip(
+            &crafted(&[("a", &[1u8; 600]), ("b", &[2u8; 600])], 1),
+            None,
+            total
+        ),
+        Err(ReadError::TotalTooLarge(1000))
+    ));
+}
+
+#[test]
+fn refuses_unknown_formats_and_index_mismatches() {
+    assert_eq!(
+        read(&crafted(&[], 2)),
+        Err(ReadError::UnknownFormat { found: 2 })
+    );
+    // Contents changed behind the zip's back: its CRC catches it before our checksum does.
+    let zip = patch(crafted(&[("file", b"good")], 1), "good", "evil");
+    assert!(matches!(read(&zip), Err(ReadError::Corrupt(message)) if message.contains("file")));
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    writer
+        .start_file("stray", SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(b"x").unwrap();
+    let zip = writer.finish().unwrap().into_inner();
+    assert_eq!(read(&zip), Err(ReadError::MissingManifest));
+    let bundle = generate(ExampleKind::Basic, 9);
+    let mut tampered = bundle.clone();
+    tampered
+        .entries
+        .iter_mut()
+        .find(|e| e.path == "plan.txt")
+        .unwrap()
+        .contents
+        .push(b'!');
+    assert_eq!(
+        read(&tampered.to_zip().unwrap()),
+        Err(ReadError::ChecksumMismatch("plan.txt".into()))
+    );
+    let mut extra = bundle.clone();
+    extra.entries.push(Entry {
+        path: "zz-extra".into(),
+        contents: b"x".to_vec(),
+        mode: 0o644,
+    });
+    assert_eq!(
+        read(&extra.to_zip().unwrap()),
+        Err(ReadError::Unlisted("zz-extra".into()))
+    );
+    let mut missing = bundle;
+    missing.entries.retain(|e| e.path != "plan.txt");
+    assert_eq!(
+        read(&missing.to_zip().unwrap()),
+        Err(ReadError::Missing("plan.txt".into()))
+    );
+}
+
+#[test]
+fn refuses_truncated_and_non_zip_input() {
+    let zip = generate(ExampleKind::Basic, 10).to_zip().unwrap();
+    assert!(matches!(
+        read(&zip[..zip.len() / 2]),
+        Err(ReadError::Corrupt(_))
+    ));
+    assert!(matches!(
+        read(b"not a zip at all"),
+        Err(ReadError::Corrupt(_))
+    ));
+}
+
+#[cfg(feature = "encryption")]
+#[test]
+fn encrypted_bundles_need_their_passphrase() {
+    let bundle = generate(ExampleKind::Basic, 11);
+    let zip = bundle.to_encrypted_zip("correct horse").unwrap();
+    assert_eq!(read(&zip), Err(ReadError::NeedsPassphrase));
+    assert_eq!(
+        Bundle::from_zip(&zip, Some("wrong"), Limits::default()),
+        Err(ReadError::WrongPassphrase)
+    );
+    assert_eq!(
+        Bundle::from_zip(&zip, Some("correct horse"), Limits::default()).unwrap(),
+        bundle
+    );
+}
