@@ -19,6 +19,7 @@ echo "== benchmarks (short runs; full: cargo bench -p kbundle-core)"
 KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench plan --locked
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-core --bench pki --locked
 cargo bench -p kbundle-core --bench render --locked
+cargo bench -p kbundle-core --bench bundle --locked
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.
 log=$(mktemp)

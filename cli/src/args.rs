@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Stand up a Kubernetes cluster on machines you already have.
 ///
 /// Describe the cluster in a cluster.yaml (`kbundle init` writes a commented example), check it
-/// with `kbundle validate` and see its network plan with `kbundle plan`.
+/// with `kbundle validate`, see its network plan with `kbundle plan`, and turn it into a bundle
+/// with `kbundle generate` (check one with `kbundle verify`, look inside with `kbundle inspect`).
 ///
 /// Exit codes: 0 success, 2 invalid input (every error is printed), 1 any other failure.
 #[derive(Debug, Parser)]
@@ -30,6 +31,48 @@ pub(crate) enum Command {
     Validate(ValidateArgs),
     /// Show the network plan: service IPs, each node's pod range, capacity and NO_PROXY.
     Plan(PlanArgs),
+    /// Generate the bundle: every certificate, manifest and config for every node, in one zip.
+    Generate(GenerateArgs),
+    /// Show what a bundle holds: nodes, files, certificates with SANs and expiry, the plan.
+    Inspect(BundleArgs),
+    /// Check a bundle: checksums, certificate chains and keys, kubeconfigs, least privilege.
+    Verify(BundleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct GenerateArgs {
+    /// The cluster description.
+    #[arg(value_name = "CLUSTER_YAML")]
+    pub(crate) config: PathBuf,
+    /// Where to write the bundle [default: <cluster name>-bundle.zip].
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Encrypt the bundle (AES-256) with a passphrase, asked for unless --passphrase-file.
+    #[arg(long)]
+    pub(crate) encrypt: bool,
+    /// Read the passphrase from this file (first line) instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Seed (64 hex digits) for every key: the same seed and inputs give the same bundle. For
+    /// tests and reproducibility checks only; without it the operating system's generator is used.
+    #[arg(long, value_name = "HEX", hide = true)]
+    pub(crate) seed: Option<String>,
+    /// Issue time (unix seconds) instead of now; with --seed, for reproducible bundles.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub(crate) issued_at: Option<i64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BundleArgs {
+    /// The bundle zip.
+    #[arg(value_name = "BUNDLE_ZIP")]
+    pub(crate) bundle: PathBuf,
+    /// Passphrase file for an encrypted bundle (asked for otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,6 +18,9 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(&args),
         Command::Validate(args) => commands::validate::run(&args),
         Command::Plan(args) => commands::plan::run(&args),
+        Command::Generate(args) => commands::generate::run(&args),
+        Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Verify(args) => commands::verify::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

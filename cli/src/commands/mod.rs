@@ -1,8 +1,11 @@
 //! One module per subcommand, plus how findings about a config are shown.
 
+pub(crate) mod generate;
 pub(crate) mod init;
+pub(crate) mod inspect;
 pub(crate) mod plan;
 pub(crate) mod validate;
+pub(crate) mod verify;
 
 use std::path::Path;
 
@@ -69,4 +72,60 @@ pub(crate) fn display_name(path: &Path) -> String {
     } else {
         path.display().to_string()
     }
+}
+
+/// A bundle's passphrase: from `--passphrase-file`, or asked on the terminal.
+pub(crate) fn passphrase(file: Option<&Path>, confirm: bool) -> anyhow::Result<String> {
+    use anyhow::Context;
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the passphrase file `{}`", file.display()))?;
+        let passphrase = text.lines().next().unwrap_or_default().to_owned();
+        anyhow::ensure!(
+            !passphrase.is_empty(),
+            "the passphrase file `{}` is empty",
+            file.display()
+        );
+        return Ok(passphrase);
+    }
+    let passphrase = rpassword::prompt_password("bundle passphrase: ")
+        .context("asking for the passphrase (no terminal? use --passphrase-file)")?;
+    anyhow::ensure!(
+        passphrase.len() >= 8,
+        "the passphrase must have at least 8 characters"
+    );
+    if confirm {
+        let again = rpassword::prompt_password("again: ").context("asking for the passphrase")?;
+        anyhow::ensure!(again == passphrase, "the passphrases differ");
+    }
+    Ok(passphrase)
+}
+
+/// Reads and checks a bundle, asking for the passphrase when it is encrypted.
+pub(crate) fn read_bundle(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<kbundle_core::bundle::Bundle, Failure> {
+    use anyhow::Context;
+    use kbundle_core::bundle::Bundle;
+    use kbundle_core::bundle::read::{Limits, ReadError};
+    let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
+    let passphrase = match passphrase_file {
+        Some(file) => Some(passphrase(Some(file), false)?),
+        None => None,
+    };
+    match Bundle::from_zip(&bytes, passphrase.as_deref(), Limits::default()) {
+        Ok(bundle) => Ok(bundle),
+        Err(ReadError::NeedsPassphrase) if passphrase.is_none() => {
+            let asked = self::passphrase(None, false)?;
+            Bundle::from_zip(&bytes, Some(&asked), Limits::default())
+                .map_err(|error| refused(path, &error))
+        }
+        Err(error) => Err(refused(path, &error)),
+    }
+}
+
+fn refused(path: &Path, error: &kbundle_core::bundle::read::ReadError) -> Failure {
+    eprintln!("error: {}: refused: {error}", path.display());
+    Failure::Invalid
 }

@@ -95,7 +95,8 @@ place() {{
     return 0
   fi
   directory=$(dirname "$target")
-  mkdir -p "$directory"
+  # Folders readable as kubeadm leaves them; files are private until their mode is set.
+  (umask 022 && mkdir -p "$directory")
   # Write beside the target, then rename: readers never see half a file, and a running
   # binary is replaced instead of overwritten ("Text file busy").
   temporary="$target.kbundle-new.$$"
@@ -126,7 +127,9 @@ umask 077
 "#
     ));
     // Secrets' folders stay private; the rest is readable as kubeadm leaves it.
-    out.push_str("mkdir -p \"$root/etc/kubernetes/pki/etcd\" \"$root/etc/kubernetes/manifests\"\n");
+    out.push_str(
+        "(umask 022 && mkdir -p \"$root/etc/kubernetes/pki\" \"$root/etc/kubernetes/manifests\")\n",
+    );
     out.push_str("chmod 700 \"$root/etc/kubernetes/manifests\"\n\n");
     let mut sorted: Vec<&RenderedFile> = files.iter().collect();
     // Keys and configuration before the units that read them; static pods last, so the kubelet

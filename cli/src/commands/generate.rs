@@ -1,0 +1,109 @@
+//! `kbundle generate`: cluster.yaml → bundle zip, written atomically.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use kbundle_core::bundle::Bundle;
+use kbundle_core::config::RawClusterConfig;
+use kbundle_core::pki::{ExistingCa, PkiInputs};
+
+use super::{Failure, load_config};
+use crate::args::GenerateArgs;
+use crate::files;
+
+pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
+    let validated = load_config(&args.config)?;
+    let config = &validated.config;
+    let text = files::read_input(&args.config)?;
+    let raw = RawClusterConfig::from_yaml(&text).map_err(|_| Failure::Invalid)?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-bundle.zip", config.name)));
+    if !args.force && output.exists() {
+        return Err(anyhow::anyhow!(
+            "`{}` already exists\nhint: pass --force to replace it, or -o to write elsewhere",
+            output.display()
+        )
+        .into());
+    }
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    let mut existing_cas = Vec::new();
+    for files in &config.certificates.existing_cas {
+        let read = |file: &str| {
+            std::fs::read_to_string(base.join(file))
+                .with_context(|| format!("reading the existing CA file `{file}`"))
+        };
+        existing_cas.push(ExistingCa {
+            kind: files.kind,
+            certificate_pem: read(&files.certificate_file)?,
+            key_pem: read(&files.key_file)?,
+        });
+    }
+    let inputs = PkiInputs {
+        seed: seed(args.seed.as_deref())?,
+        issued_at: match args.issued_at {
+            Some(seconds) => seconds,
+            None => now()?,
+        },
+        existing_cas,
+    };
+    let passphrase = if args.encrypt || args.passphrase_file.is_some() {
+        Some(super::passphrase(args.passphrase_file.as_deref(), true)?)
+    } else {
+        None
+    };
+    let bundle = Bundle::generate(&raw, &inputs).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let zip = match &passphrase {
+        Some(passphrase) => bundle.to_encrypted_zip(passphrase),
+        None => bundle.to_zip(),
+    }
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    files::write_atomically(&output, &zip, args.force)?;
+    // Keys are inside: the bundle is as private as an admin kubeconfig.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting `{}` to its owner", output.display()))?;
+    }
+    eprintln!(
+        "wrote {} ({} files for {} nodes, {} bytes{}); next: kbundle apply {}",
+        output.display(),
+        bundle.manifest.files.len(),
+        bundle.manifest.nodes.len(),
+        zip.len(),
+        if passphrase.is_some() {
+            ", encrypted"
+        } else {
+            ""
+        },
+        output.display()
+    );
+    Ok(())
+}
+
+fn seed(hex: Option<&str>) -> anyhow::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    match hex {
+        Some(hex) => {
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("--seed takes 64 hex digits");
+            }
+            for (index, byte) in seed.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16)
+                    .context("--seed takes 64 hex digits")?;
+            }
+        }
+        None => getrandom::fill(&mut seed)
+            .map_err(|error| anyhow::anyhow!("reading the system's random generator: {error}"))?,
+    }
+    Ok(seed)
+}
+
+fn now() -> anyhow::Result<i64> {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?;
+    i64::try_from(elapsed.as_secs()).context("the system clock is out of range")
+}

@@ -1,0 +1,194 @@
+//! The bundle commands through the real binary: generate → verify → inspect, reproducible
+//! output, encryption, refusing to overwrite, and refusing hostile zips.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const SEED: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+const ISSUED_AT: &str = "1790000000";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn kbundle(directory: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kbundle"))
+        .args(args)
+        .current_dir(directory)
+        .stdin(Stdio::null())
+        .output()
+        .expect("kbundle runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let directory =
+        std::env::temp_dir().join(format!("kbundle-bundle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).expect("scratch");
+    directory
+}
+
+fn generate(directory: &Path, config: &Path, output: &str) -> Output {
+    kbundle(
+        directory,
+        &[
+            "generate",
+            config.to_str().expect("utf-8"),
+            "-o",
+            output,
+            "--seed",
+            SEED,
+            "--issued-at",
+            ISSUED_AT,
+        ],
+    )
+}
+
+#[test]
+fn generate_verify_inspect_round_trip_for_the_fixture_clusters() {
+    let directory = scratch("round-trip");
+    for config in [
+        workspace().join("examples/cluster.yaml"),
+        workspace().join("examples/cluster-ha.yaml"),
+        workspace().join("examples/old-guide.yaml"),
+        workspace().join("tests/fixtures/clusters/dual-stack.yaml"),
+        workspace().join("tests/fixtures/clusters/registry-proxy.yaml"),
+    ] {
+        let name = config
+            .file_stem()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let zip = format!("{name}.zip");
+        let output = generate(&directory, &config, &zip);
+        assert!(output.status.success(), "{name}: {}", text(&output));
+        let output = kbundle(&directory, &["verify", &zip]);
+        assert!(output.status.success(), "{name}: {}", text(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains(": ok: "));
+        let output = kbundle(&directory, &["inspect", &zip]);
+        assert!(output.status.success(), "{name}: {}", text(&output));
+        if name == "cluster" {
+            insta::assert_snapshot!("inspect-example", String::from_utf8_lossy(&output.stdout));
+        }
+    }
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+#[test]
+fn same_seed_and_time_give_byte_identical_bundles() {
+    let directory = scratch("identical");
+    let config = workspace().join("examples/cluster-ha.yaml");
+    assert!(generate(&directory, &config, "a.zip").status.success());
+    assert!(generate(&directory, &config, "b.zip").status.success());
+    let (a, b) = (
+        std::fs::read(directory.join("a.zip")).unwrap(),
+        std::fs::read(directory.join("b.zip")).unwrap(),
+    );
+    assert_eq!(a, b);
+    let output = kbundle(
+        &directory,
+        &["generate", config.to_str().unwrap(), "-o", "c.zip"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert_ne!(
+        std::fs::read(directory.join("c.zip")).unwrap(),
+        a,
+        "without a seed, keys are fresh"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(directory.join("c.zip"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the bundle holds keys: owner only");
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+#[test]
+fn generate_refuses_to_overwrite_and_to_use_an_invalid_config() {
+    let directory = scratch("overwrite");
+    std::fs::write(directory.join("demo-bundle.zip"), "mine").unwrap();
+    let config = workspace().join("examples/cluster.yaml");
+    let output = kbundle(&directory, &["generate", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(directory.join("demo-bundle.zip")).unwrap(),
+        "mine"
+    );
+    let bad = workspace().join("tests/fixtures/clusters/invalid/duplicates.yaml");
+    let output = kbundle(
+        &directory,
+        &["generate", bad.to_str().unwrap(), "-o", "bad.zip"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        !directory.join("bad.zip").exists(),
+        "nothing is written for an invalid config"
+    );
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+#[test]
+fn encrypted_bundles_open_only_with_their_passphrase() {
+    let directory = scratch("encrypted");
+    std::fs::write(directory.join("pass"), "correct horse battery\n").unwrap();
+    std::fs::write(directory.join("wrong"), "incorrect horse\n").unwrap();
+    let config = workspace().join("examples/cluster.yaml");
+    let output = kbundle(
+        &directory,
+        &[
+            "generate",
+            config.to_str().unwrap(),
+            "-o",
+            "e.zip",
+            "--encrypt",
+            "--passphrase-file",
+            "pass",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let output = kbundle(
+        &directory,
+        &["verify", "e.zip", "--passphrase-file", "pass"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let output = kbundle(
+        &directory,
+        &["verify", "e.zip", "--passphrase-file", "wrong"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("passphrase does not open"),
+        "{}",
+        text(&output)
+    );
+    // No terminal and no passphrase file: a clear error, not a hang.
+    let output = kbundle(&directory, &["inspect", "e.zip"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("passphrase"), "{}", text(&output));
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+#[test]
+fn verify_refuses_a_hostile_or_damaged_bundle() {
+    let directory = scratch("hostile");
+    let config = workspace().join("examples/cluster.yaml");
+    assert!(generate(&directory, &config, "good.zip").status.success());
+    let bytes = std::fs::read(directory.join("good.zip")).unwrap();
+    std::fs::write(directory.join("truncated.zip"), &bytes[..bytes.len() / 3]).unwrap();
+    let output = kbundle(&directory, &["verify", "truncated.zip"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    insta::assert_snapshot!("verify-truncated", text(&output));
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}
