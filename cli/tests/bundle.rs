@@ -192,3 +192,59 @@ fn verify_refuses_a_hostile_or_damaged_bundle() {
     insta::assert_snapshot!("verify-truncated", text(&output));
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+#[test]
+fn existing_cas_are_used_and_a_mismatched_key_is_refused() {
+    let directory = scratch("existing-ca");
+    let config = workspace().join("examples/cluster.yaml");
+    // A CA from a first bundle, brought into a second cluster.yaml.
+    assert!(generate(&directory, &config, "donor.zip").status.success());
+    let unzip = Command::new("unzip")
+        .args(["-q", "donor.zip", "-d", "donor"])
+        .current_dir(&directory)
+        .status();
+    assert!(
+        unzip
+            .expect("unzip runs (scripts/install-test-deps.sh installs it)")
+            .success()
+    );
+    let pki = "donor/nodes/cp1/rootfs/etc/kubernetes/pki";
+    let yaml = std::fs::read_to_string(&config).unwrap().replace(
+        "  certificates:\n",
+        &format!("  certificates:\n    existingCAs:\n      cluster: {{certFile: {pki}/ca.crt, keyFile: {pki}/ca.key}}\n"),
+    );
+    std::fs::write(directory.join("cluster.yaml"), &yaml).unwrap();
+    let output = kbundle(&directory, &["generate", "cluster.yaml", "-o", "reuse.zip"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = kbundle(&directory, &["verify", "reuse.zip"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let reused = std::fs::read_to_string(directory.join(format!("{pki}/ca.crt"))).unwrap();
+    let unzip = Command::new("unzip")
+        .args(["-q", "reuse.zip", "-d", "reuse"])
+        .current_dir(&directory)
+        .status();
+    assert!(unzip.unwrap().success());
+    let in_new = std::fs::read_to_string(
+        directory.join("reuse/nodes/worker1/rootfs/etc/kubernetes/pki/ca.crt"),
+    )
+    .unwrap();
+    assert_eq!(
+        in_new, reused,
+        "the new bundle trusts the CA that was brought"
+    );
+
+    let wrong = yaml.replace(
+        &format!("keyFile: {pki}/ca.key"),
+        &format!("keyFile: {pki}/front-proxy-ca.crt"),
+    );
+    std::fs::write(directory.join("wrong.yaml"), wrong).unwrap();
+    let output = kbundle(&directory, &["generate", "wrong.yaml", "-o", "wrong.zip"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("spec.certificates.existingCAs.cluster"),
+        "{}",
+        text(&output)
+    );
+    assert!(!directory.join("wrong.zip").exists());
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

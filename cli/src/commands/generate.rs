@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use kbundle_core::bundle::Bundle;
+use kbundle_core::bundle::{Bundle, GenerateError};
 use kbundle_core::config::RawClusterConfig;
 use kbundle_core::pki::{ExistingCa, PkiInputs};
 
@@ -53,7 +53,16 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let bundle = Bundle::generate(&raw, &inputs).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let bundle = match Bundle::generate(&raw, &inputs) {
+        Ok(bundle) => bundle,
+        // A CA the user brought that cannot be used is bad input, like any config error.
+        Err(GenerateError::Pki(error @ kbundle_core::pki::Error::ExistingCa { .. })) => {
+            eprintln!("error: {}: {error}", args.config.display());
+            eprintln!("{}: nothing was written", args.config.display());
+            return Err(Failure::Invalid);
+        }
+        Err(error) => return Err(anyhow::anyhow!("{error}").into()),
+    };
     let zip = match &passphrase {
         Some(passphrase) => bundle.to_encrypted_zip(passphrase),
         None => bundle.to_zip(),
