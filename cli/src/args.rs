@@ -37,6 +37,77 @@ pub(crate) enum Command {
     Inspect(BundleArgs),
     /// Check a bundle: checksums, certificate chains and keys, kubeconfigs, least privilege.
     Verify(BundleArgs),
+    /// Install a bundle on its nodes over SSH and bring the cluster up, in phases.
+    Apply(ApplyArgs),
+    /// Report, per node, reachability and whether what the bundle installed is in place.
+    Status(ApplyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ApplyArgs {
+    /// The bundle zip.
+    #[arg(value_name = "BUNDLE_ZIP")]
+    pub(crate) bundle: PathBuf,
+    /// Passphrase file for an encrypted bundle (asked for otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Only these nodes (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NODES")]
+    pub(crate) nodes: Vec<String>,
+    /// Nodes worked on at once.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub(crate) concurrency: usize,
+    /// SSH user for every node, instead of the bundle's.
+    #[arg(long, value_name = "USER")]
+    pub(crate) user: Option<String>,
+    /// SSH port for every node, instead of the bundle's.
+    #[arg(long, value_name = "PORT")]
+    pub(crate) port: Option<u16>,
+    /// Private key for every node, instead of the bundle's (ssh-agent is used otherwise).
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub(crate) identity: Option<String>,
+    /// Jump host(s), as for `ssh -J`, instead of the bundle's.
+    #[arg(short = 'J', long, value_name = "[USER@]HOST[:PORT]")]
+    pub(crate) jump: Option<String>,
+    /// OpenSSH client config file instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ssh_config: Option<PathBuf>,
+    /// known_hosts file to check host keys against instead of OpenSSH's default.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) known_hosts: Option<PathBuf>,
+    /// Trust host keys of nodes seen for the first time, and record them (never a changed key).
+    #[arg(long)]
+    pub(crate) accept_new_host_keys: bool,
+    /// Ask once for the sudo password (kept in memory only).
+    #[arg(short = 'K', long)]
+    pub(crate) ask_become_pass: bool,
+    /// Read the sudo password from this file instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) become_pass_file: Option<PathBuf>,
+    /// Seconds to wait for an SSH connection.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub(crate) connect_timeout: u64,
+    /// Seconds a single remote command may take.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub(crate) command_timeout: u64,
+    /// Seconds to wait for etcd and the API server.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub(crate) wait_timeout: u64,
+    /// Preflight checks to report without stopping (names, or `all`).
+    #[arg(long, value_delimiter = ',', value_name = "CHECKS")]
+    pub(crate) ignore_preflight: Vec<String>,
+    /// Phases not to run (names as `--list-phases` shows them).
+    #[arg(long, value_delimiter = ',', value_name = "PHASES")]
+    pub(crate) skip_phase: Vec<String>,
+    /// List the phases and exit.
+    #[arg(long)]
+    pub(crate) list_phases: bool,
+    /// Progress as plain lines, or JSON events (one per line) for machines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) output: Format,
+    /// Log file (secrets redacted) [default: kbundle-<cluster>.log].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

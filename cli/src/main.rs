@@ -1,9 +1,11 @@
 //! The `kbundle` binary: parses arguments, runs one command, and maps the outcome to an exit
 //! code (0 success, 2 invalid input, 1 anything else).
 
+mod apply;
 mod args;
 mod commands;
 mod files;
+mod ssh;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Verify(args) => commands::verify::run(&args),
+        Command::Apply(args) => commands::apply::run(&args, commands::apply::Mode::Apply),
+        Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus how findings about a config are shown.
 
+pub(crate) mod apply;
 pub(crate) mod generate;
 pub(crate) mod init;
 pub(crate) mod inspect;

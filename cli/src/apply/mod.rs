@@ -1,0 +1,122 @@
+//! `kbundle apply`: the workflow as data. [`phases`] is the whole procedure, one line per
+//! phase, in order; [`runner`] owns ordering across roles, parallelism, timeouts and error
+//! collection; each phase is a small type in `phases/` that says which nodes it runs on and
+//! what it does on one of them.
+
+pub(crate) mod phases;
+pub(crate) mod runner;
+
+use std::time::Duration;
+
+use kbundle_core::bundle::Bundle;
+
+use crate::ssh::{Become, Remote};
+
+/// One node of the run.
+pub(crate) struct NodeTarget {
+    pub(crate) name: String,
+    pub(crate) addresses: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) remote: Box<dyn Remote>,
+    pub(crate) become_root: Become,
+}
+
+impl NodeTarget {
+    pub(crate) fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub(crate) struct ApplyOptions {
+    /// Nodes worked on at once.
+    pub(crate) concurrency: usize,
+    /// Longest a single remote command may take.
+    pub(crate) command_timeout: Duration,
+    /// Longest the wait phases wait for etcd and the API server.
+    pub(crate) wait_timeout: Duration,
+    /// Preflight checks reported but not fatal.
+    pub(crate) ignore_preflight: Vec<String>,
+    /// Phases not run, by name.
+    pub(crate) skip_phases: Vec<String>,
+}
+
+/// Everything phases read: the bundle, the nodes, the options. Read-only.
+pub(crate) struct Context {
+    pub(crate) bundle: Bundle,
+    pub(crate) nodes: Vec<NodeTarget>,
+    pub(crate) options: ApplyOptions,
+    /// Folder on each node where the bundle is staged (under the login user's home).
+    pub(crate) staging: String,
+}
+
+impl Context {
+    pub(crate) fn new(bundle: Bundle, nodes: Vec<NodeTarget>, options: ApplyOptions) -> Self {
+        let staging = format!(".kbundle/{}", bundle.manifest.cluster_name);
+        Self {
+            bundle,
+            nodes,
+            options,
+            staging,
+        }
+    }
+
+    /// Index of the first control-plane node (addons and cluster checks run there).
+    pub(crate) fn first_control_plane(&self) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|node| node.has_role("control-plane"))
+    }
+}
+
+/// What a phase did on one node, or why it failed there.
+pub(crate) type Outcome = Result<String, String>;
+
+/// One step of the workflow.
+pub(crate) trait Phase: Sync {
+    /// Short name, used by `--skip-phase` and in output.
+    fn name(&self) -> &'static str;
+    /// What it does, as a short sentence.
+    fn title(&self) -> &'static str;
+    /// The nodes it runs on, as groups run one after the other (in parallel within a group).
+    fn groups(&self, context: &Context) -> Vec<Vec<usize>> {
+        vec![(0..context.nodes.len()).collect()]
+    }
+    /// Runs on one node.
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome;
+}
+
+/// The workflow, in order.
+pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
+    vec![
+        Box::new(phases::Connect),
+        Box::new(phases::Preflight),
+        Box::new(phases::Upload),
+        Box::new(phases::Install),
+        Box::new(phases::Start),
+        Box::new(phases::WaitEtcd),
+        Box::new(phases::WaitApiServer),
+        Box::new(phases::Addons),
+        Box::new(phases::Validate),
+    ]
+}
+
+/// Groups for phases that go by role: the first control-plane node, then the other
+/// control-plane and etcd nodes, then the workers.
+pub(crate) fn by_role(context: &Context) -> Vec<Vec<usize>> {
+    let first = context.first_control_plane();
+    let mut groups = vec![Vec::new(), Vec::new(), Vec::new()];
+    for (index, node) in context.nodes.iter().enumerate() {
+        let group = if Some(index) == first {
+            0
+        } else if node.has_role("control-plane") || node.has_role("etcd") {
+            1
+        } else {
+            2
+        };
+        groups[group].push(index);
+    }
+    groups.retain(|group| !group.is_empty());
+    groups
+}

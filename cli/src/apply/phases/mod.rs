@@ -1,0 +1,52 @@
+//! The phases of `kbundle apply`, one small type each.
+
+mod addons;
+mod connect;
+mod install;
+mod preflight;
+mod upload;
+mod validate;
+mod wait;
+
+pub(crate) use addons::Addons;
+pub(crate) use connect::Connect;
+pub(crate) use install::{Install, Start};
+pub(crate) use preflight::Preflight;
+pub(crate) use upload::Upload;
+pub(crate) use validate::Validate;
+pub(crate) use wait::{WaitApiServer, WaitEtcd};
+
+use super::{Context, NodeTarget};
+use crate::ssh::{Output, run_as_root};
+
+/// Runs `command` as root on `node` with the run's command timeout; a failure becomes the
+/// phase's reason.
+pub(super) fn root(context: &Context, node: &NodeTarget, command: &str) -> Result<Output, String> {
+    let output = run_as_root(
+        node.remote.as_ref(),
+        &node.become_root,
+        command,
+        context.options.command_timeout,
+    )
+    .map_err(|error| error.to_string())?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(output.reason())
+    }
+}
+
+/// Only the first control-plane node.
+pub(super) fn first_control_plane(context: &Context) -> Vec<Vec<usize>> {
+    context
+        .first_control_plane()
+        .map(|index| vec![vec![index]])
+        .unwrap_or_default()
+}
+
+/// A shell loop that retries `check` every 2 s until it succeeds or `seconds` pass.
+pub(super) fn retry(check: &str, seconds: u64) -> String {
+    format!(
+        "deadline=$(($(date +%s) + {seconds})); until {check}; do if [ \"$(date +%s)\" -ge \"$deadline\" ]; then exit 1; fi; sleep 2; done"
+    )
+}

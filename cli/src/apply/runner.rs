@@ -1,0 +1,484 @@
+//! Runs the phases: groups one after another, the nodes of a group in parallel (at most
+//! `--concurrency` at once), every result reported as it happens. A node that fails is left out
+//! of the later phases while the others go on, unless the failure puts the whole cluster at
+//! stake (the first control-plane node, or etcd quorum), which stops the run.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Context, Outcome, Phase};
+
+/// Something that happened, for the terminal, `--output json` and the log file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub(crate) enum Event {
+    /// A phase begins.
+    Phase { phase: String, title: String },
+    /// A phase finished on a node.
+    Done {
+        phase: String,
+        node: String,
+        ok: bool,
+        detail: String,
+        seconds: f64,
+    },
+    /// A phase was not run on a node.
+    Skipped {
+        phase: String,
+        node: String,
+        because: String,
+    },
+}
+
+/// Receives events; must be callable from several threads.
+pub(crate) trait Reporter: Sync {
+    fn report(&self, event: &Event);
+}
+
+/// How a node ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct NodeResult {
+    pub(crate) node: String,
+    /// The phase it failed in, and why.
+    pub(crate) failure: Option<(String, String)>,
+    /// The last phase it completed.
+    pub(crate) last_phase: Option<String>,
+    /// Whether later phases were skipped because the run stopped.
+    pub(crate) stopped: bool,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Summary {
+    pub(crate) nodes: Vec<NodeResult>,
+    /// Why the run stopped early, if it did.
+    pub(crate) stopped_because: Option<String>,
+    pub(crate) seconds: f64,
+}
+
+impl Summary {
+    pub(crate) fn is_ok(&self) -> bool {
+        self.stopped_because.is_none() && self.nodes.iter().all(|node| node.failure.is_none())
+    }
+}
+
+/// Runs `phases` over the context's nodes.
+pub(crate) fn run(
+    context: &Context,
+    phases: &[Box<dyn Phase>],
+    reporter: &dyn Reporter,
+) -> Summary {
+    let started = Instant::now();
+    let mut results: Vec<NodeResult> = context
+        .nodes
+        .iter()
+        .map(|node| NodeResult {
+            node: node.name.clone(),
+            failure: None,
+            last_phase: None,
+            stopped: false,
+        })
+        .collect();
+    let mut stopped_because = None;
+    for phase in phases {
+        if context
+            .options
+            .skip_phases
+            .iter()
+            .any(|skip| skip == phase.name())
+        {
+            continue;
+        }
+        reporter.report(&Event::Phase {
+            phase: phase.name().into(),
+            title: phase.title().into(),
+        });
+        for group in phase.groups(context) {
+            let (runnable, failed): (Vec<usize>, Vec<usize>) = group
+                .into_iter()
+                .partition(|index| results[*index].failure.is_none());
+            for index in failed {
+                reporter.report(&Event::Skipped {
+                    phase: phase.name().into(),
+                    node: context.nodes[index].name.clone(),
+                    because: "it failed in an earlier phase".into(),
+                });
+            }
+            for (index, outcome, seconds) in run_group(context, phase.as_ref(), &runnable, reporter)
+            {
+                match outcome {
+                    Ok(_) => results[index].last_phase = Some(phase.name().into()),
+                    Err(reason) => results[index].failure = Some((phase.name().into(), reason)),
+                }
+                let _ = seconds;
+            }
+            if let Some(reason) = at_stake(context, &results) {
+                stopped_because = Some(reason);
+                break;
+            }
+        }
+        if stopped_because.is_some() {
+            break;
+        }
+    }
+    if stopped_because.is_some() {
+        for result in results.iter_mut().filter(|result| result.failure.is_none()) {
+            result.stopped = true;
+        }
+    }
+    Summary {
+        nodes: results,
+        stopped_because,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Runs one phase on `indexes` in parallel, at most `concurrency` at once.
+fn run_group(
+    context: &Context,
+    phase: &dyn Phase,
+    indexes: &[usize],
+    reporter: &dyn Reporter,
+) -> Vec<(usize, Outcome, f64)> {
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(indexes.len()));
+    let workers = context.options.concurrency.clamp(1, indexes.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let position = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&index) = indexes.get(position) else {
+                        break;
+                    };
+                    let node = &context.nodes[index];
+                    let start = Instant::now();
+                    let outcome = phase.run_on(context, node);
+                    let seconds = start.elapsed().as_secs_f64();
+                    let (ok, detail) = match &outcome {
+                        Ok(detail) => (true, detail.clone()),
+                        Err(reason) => (false, reason.clone()),
+                    };
+                    reporter.report(&Event::Done {
+                        phase: phase.name().into(),
+                        node: node.name.clone(),
+                        ok,
+                        detail,
+                        seconds,
+                    });
+                    if let Ok(mut done) = done.lock() {
+                        done.push((index, outcome, seconds));
+                    }
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(index, _, _)| *index);
+    done
+}
+
+/// Whether the failures so far doom the cluster: the first control-plane node failed, or too
+/// few etcd members are left for a quorum.
+fn at_stake(context: &Context, results: &[crate::apply::runner::NodeResult]) -> Option<String> {
+    if let Some(first) = context.first_control_plane()
+        && let Some((phase, _)) = &results[first].failure
+    {
+        return Some(format!(
+            "the first control-plane node {} failed in {phase}; the other nodes need it",
+            context.nodes[first].name
+        ));
+    }
+    let members: Vec<usize> = (0..context.nodes.len())
+        .filter(|i| context.nodes[*i].has_role("etcd"))
+        .collect();
+    let lost = members
+        .iter()
+        .filter(|i| results[**i].failure.is_some())
+        .count();
+    if !members.is_empty() && lost > (members.len() - 1) / 2 {
+        return Some(format!(
+            "{lost} of {} etcd members failed: no quorum is possible",
+            members.len()
+        ));
+    }
+    None
+}
+
+/// Text of the summary table.
+pub(crate) fn summary_table(summary: &Summary) -> String {
+    let width = summary
+        .nodes
+        .iter()
+        .map(|node| node.node.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!("\n{:<width$}  RESULT\n", "NODE");
+    for node in &summary.nodes {
+        let result = match (&node.failure, node.stopped) {
+            (Some((phase, reason)), _) => format!("FAILED in {phase}: {reason}"),
+            (None, true) => format!(
+                "stopped after {}",
+                node.last_phase.as_deref().unwrap_or("nothing")
+            ),
+            (None, false) => format!(
+                "ok (last phase: {})",
+                node.last_phase.as_deref().unwrap_or("none")
+            ),
+        };
+        out.push_str(&format!("{:<width$}  {result}\n", node.node));
+    }
+    if let Some(reason) = &summary.stopped_because {
+        out.push_str(&format!("\nthe run stopped: {reason}\n"));
+    }
+    out.push_str(&format!("{:.1} s\n", summary.seconds));
+    out
+}
+
+/// Never lets a secret into a log line.
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|secret| secret.len() >= 3) {
+        text = text.replace(secret.as_str(), "<redacted>");
+    }
+    if let Some(start) = text.find("-----BEGIN") {
+        text.truncate(start);
+        text.push_str("<key material redacted>");
+    }
+    text
+}
+
+/// A reporter that keeps nothing, for tests.
+#[cfg(test)]
+pub(crate) struct Quiet;
+
+#[cfg(test)]
+impl Reporter for Quiet {
+    fn report(&self, _: &Event) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kbundle_core::bundle::Bundle;
+    use kbundle_core::config::{ExampleKind, RawClusterConfig, example_yaml};
+    use kbundle_core::pki::PkiInputs;
+
+    use super::*;
+    use crate::apply::{ApplyOptions, NodeTarget, phases};
+    use crate::ssh::fake::{Calls, FakeRemote};
+    use crate::ssh::{Become, Output, SshError};
+
+    fn context(kind: ExampleKind, remotes: Vec<(&str, FakeRemote)>) -> Context {
+        let raw = RawClusterConfig::from_yaml(&example_yaml(kind)).unwrap();
+        let inputs = PkiInputs {
+            seed: [1; 32],
+            issued_at: 1_790_000_000,
+            existing_cas: Vec::new(),
+        };
+        let bundle = Bundle::generate(&raw, &inputs).unwrap();
+        let nodes = bundle
+            .manifest
+            .nodes
+            .iter()
+            .map(|node| {
+                let remote = remotes
+                    .iter()
+                    .position(|(name, _)| *name == node.name)
+                    .map(|_| ());
+                let _ = remote;
+                NodeTarget {
+                    name: node.name.clone(),
+                    addresses: node.addresses.clone(),
+                    roles: node.roles.clone(),
+                    remote: Box::new(FakeRemote::default().answer(
+                        "id -u",
+                        Ok(Output {
+                            status: Some(0),
+                            stdout: "0\n".into(),
+                            stderr: String::new(),
+                        }),
+                    )),
+                    become_root: Become::Sudo,
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut nodes = nodes;
+        for (name, remote) in remotes {
+            if let Some(node) = nodes.iter_mut().find(|n| n.name == name) {
+                node.remote = Box::new(remote);
+            }
+        }
+        let options = ApplyOptions {
+            concurrency: 2,
+            command_timeout: Duration::from_secs(5),
+            wait_timeout: Duration::from_secs(5),
+            ignore_preflight: vec!["all".into()],
+            skip_phases: vec![
+                "wait-etcd".into(),
+                "wait-apiserver".into(),
+                "addons".into(),
+                "validate".into(),
+            ],
+        };
+        Context::new(bundle, nodes, options)
+    }
+
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl Reporter for Recorder {
+        fn report(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    #[test]
+    fn install_runs_on_the_first_control_plane_before_the_others() {
+        let context = context(ExampleKind::HighAvailability, Vec::new());
+        let recorder = Recorder(Mutex::new(Vec::new()));
+        let summary = run(&context, &phases(), &recorder);
+        assert!(summary.is_ok(), "{summary:?}");
+        let events = recorder.0.lock().unwrap();
+        let install: Vec<&str> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Done { phase, node, .. } if phase == "install" => Some(node.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(install[0], "cp1");
+        let first_worker = install
+            .iter()
+            .position(|n| n.starts_with("worker"))
+            .unwrap();
+        assert!(
+            install[..first_worker].contains(&"cp2") && install[..first_worker].contains(&"cp3"),
+            "{install:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_worker_is_left_out_while_the_others_finish() {
+        let broken =
+            FakeRemote::default().answer("", Err(SshError::Connect("Connection timed out".into())));
+        let context = context(ExampleKind::HighAvailability, vec![("worker2", broken)]);
+        let summary = run(&context, &phases(), &Quiet);
+        assert!(!summary.is_ok());
+        assert!(summary.stopped_because.is_none());
+        let worker2 = summary.nodes.iter().find(|n| n.node == "worker2").unwrap();
+        assert_eq!(
+            worker2.failure.as_ref().map(|(phase, _)| phase.as_str()),
+            Some("connect")
+        );
+        let worker1 = summary.nodes.iter().find(|n| n.node == "worker1").unwrap();
+        assert_eq!(worker1.last_phase.as_deref(), Some("start"));
+        assert!(
+            summary_table(&summary)
+                .contains("worker2  FAILED in connect: cannot connect: Connection timed out")
+        );
+    }
+
+    #[test]
+    fn losing_the_first_control_plane_stops_the_run() {
+        let broken = FakeRemote::default()
+            .answer(
+                "id -u",
+                Ok(Output {
+                    status: Some(0),
+                    stdout: "0\n".into(),
+                    stderr: String::new(),
+                }),
+            )
+            .answer(
+                "install.sh",
+                Ok(Output {
+                    status: Some(1),
+                    stdout: String::new(),
+                    stderr: "disk full".into(),
+                }),
+            );
+        let context = context(ExampleKind::HighAvailability, vec![("cp1", broken)]);
+        let summary = run(&context, &phases(), &Quiet);
+        assert!(
+            summary
+                .stopped_because
+                .as_deref()
+                .unwrap_or_default()
+                .contains("first control-plane node cp1 failed in install")
+        );
+        assert!(
+            summary
+                .nodes
+                .iter()
+                .filter(|n| n.node != "cp1")
+                .all(|n| n.stopped)
+        );
+    }
+
+    #[test]
+    fn upload_sends_each_node_only_its_own_files_and_install_runs_as_root() {
+        let ok = |stdout: &str| {
+            Ok(Output {
+                status: Some(0),
+                stdout: stdout.into(),
+                stderr: String::new(),
+            })
+        };
+        let cp1 = FakeRemote::default().answer("id -u", ok("0\n"));
+        let worker1 = FakeRemote::default().answer("id -u", ok("0\n"));
+        let (cp1_calls, worker1_calls) = (cp1.calls(), worker1.calls());
+        let context = context(ExampleKind::Basic, vec![("cp1", cp1), ("worker1", worker1)]);
+        assert!(run(&context, &phases(), &Quiet).is_ok());
+        let names = |calls: &Calls| -> (Vec<String>, Vec<String>) {
+            let calls = calls.lock().unwrap();
+            let commands: Vec<String> = calls.iter().map(|(c, _)| c.clone()).collect();
+            let (_, tar) = calls
+                .iter()
+                .find(|(c, _)| c.contains("tar -x"))
+                .expect("an upload");
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let files = archive
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .collect();
+            (commands, files)
+        };
+        let (commands, files) = names(&worker1_calls);
+        assert_eq!(commands[0], "sudo -n sh -c 'id -u'");
+        assert!(
+            commands.iter().any(|c| c.starts_with("sudo -n sh -c")
+                && c.contains(".kbundle/demo")
+                && c.contains("/install.sh")),
+            "{commands:#?}"
+        );
+        assert!(
+            files.contains(&"install.sh".to_owned()) && files.contains(&"SHA256SUMS".to_owned())
+        );
+        assert!(files.contains(&"rootfs/etc/kubernetes/kubelet.conf".to_owned()));
+        assert!(
+            !files
+                .iter()
+                .any(|f| f.ends_with(".key") || f.starts_with("addons/")),
+            "{files:#?}"
+        );
+        let (_, files) = names(&cp1_calls);
+        assert!(files.contains(&"addons/00-nodes.yaml".to_owned()));
+        assert!(files.contains(&"rootfs/etc/kubernetes/pki/ca.key".to_owned()));
+    }
+
+    #[test]
+    fn secrets_never_reach_the_log() {
+        let line = "sudo: hunter2 -----BEGIN EC PRIVATE KEY-----\nabc";
+        let redacted = redact(line, &["hunter2".into()]);
+        assert!(
+            !redacted.contains("hunter2") && !redacted.contains("abc"),
+            "{redacted}"
+        );
+    }
+}

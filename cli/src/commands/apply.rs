@@ -1,0 +1,290 @@
+//! `kbundle apply` and `kbundle status`: read and verify the bundle before any connection, build
+//! one SSH target per node from the bundle's cluster.yaml (overridable on the command line), run
+//! the phases, print a summary, and exit non-zero naming every node that failed.
+
+use std::io::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kbundle_core::bundle::layout;
+use kbundle_core::bundle::verify::verify;
+use kbundle_core::config::ClusterConfig;
+
+use super::{Failure, read_bundle};
+use crate::apply::runner::{self, Event, Reporter};
+use crate::apply::{ApplyOptions, Context, NodeTarget, Outcome, Phase, phases};
+use crate::args::{ApplyArgs, Format};
+use crate::ssh::openssh::{ClientOptions, OpenSsh, Target};
+use crate::ssh::{Become, run_as_root};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Apply,
+    Status,
+}
+
+struct Printer {
+    format: Format,
+    log: Mutex<Option<std::fs::File>>,
+    secrets: Vec<String>,
+}
+
+impl Reporter for Printer {
+    fn report(&self, event: &Event) {
+        let line = match event {
+            Event::Phase { phase, title } => format!("== {phase}: {title}"),
+            Event::Done {
+                phase,
+                node,
+                ok: true,
+                detail,
+                seconds,
+            } => {
+                format!("   {node}: {phase} ok ({seconds:.1} s): {detail}")
+            }
+            Event::Done {
+                phase,
+                node,
+                ok: false,
+                detail,
+                seconds,
+            } => {
+                format!("   {node}: {phase} FAILED ({seconds:.1} s): {detail}")
+            }
+            Event::Skipped {
+                phase,
+                node,
+                because,
+            } => format!("   {node}: {phase} skipped: {because}"),
+        };
+        let line = runner::redact(&line, &self.secrets);
+        match self.format {
+            Format::Json => {
+                let json = serde_json::to_string(event).unwrap_or_default();
+                println!("{}", runner::redact(&json, &self.secrets));
+            }
+            Format::Text => eprintln!("{line}"),
+        }
+        if let Ok(mut log) = self.log.lock()
+            && let Some(file) = log.as_mut()
+        {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
+/// Status: what is installed on a node, without changing anything.
+struct Status;
+
+impl Phase for Status {
+    fn name(&self) -> &'static str {
+        "status"
+    }
+
+    fn title(&self) -> &'static str {
+        "Check what the bundle installed"
+    }
+
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        // SHA256SUMS lists the node's files relative to /: checked in place, they say whether
+        // what the bundle installed is still there unchanged.
+        let command = format!(
+            "staging=\"$(pwd)\"/{}; cd / && if sha256sum --quiet --strict -c \"$staging/SHA256SUMS\" >/dev/null 2>&1; then echo files=in-place; else echo files=differ-or-missing; fi; \
+             for s in containerd kubelet; do echo \"$s=$(systemctl is-active $s 2>/dev/null || true)\"; done",
+            crate::ssh::quote(&context.staging)
+        );
+        let output = run_as_root(
+            node.remote.as_ref(),
+            &node.become_root,
+            &command,
+            context.options.command_timeout,
+        )
+        .map_err(|error| error.to_string())?;
+        let facts: Vec<&str> = output.stdout.lines().collect();
+        let healthy = facts
+            .iter()
+            .all(|fact| fact.ends_with("in-place") || fact.ends_with("=active"));
+        let detail = facts.join(", ");
+        if healthy { Ok(detail) } else { Err(detail) }
+    }
+}
+
+pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
+    let workflow: Vec<Box<dyn Phase>> = match mode {
+        Mode::Apply => phases(),
+        Mode::Status => vec![Box::new(crate::apply::phases::Connect), Box::new(Status)],
+    };
+    if args.list_phases {
+        for phase in &workflow {
+            println!("{:<16}{}", phase.name(), phase.title());
+        }
+        return Ok(());
+    }
+    for skip in &args.skip_phase {
+        if !workflow.iter().any(|phase| phase.name() == skip) {
+            return Err(
+                anyhow::anyhow!("--skip-phase: no phase `{skip}` (see --list-phases)").into(),
+            );
+        }
+    }
+    // 1. Read and verify the bundle before any connection.
+    let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let report = verify(&bundle, now);
+    if !report.is_ok() {
+        for problem in &report.problems {
+            eprintln!("error: {}: {problem}", args.bundle.display());
+        }
+        eprintln!(
+            "{}: refused: the bundle does not verify; nothing was done",
+            args.bundle.display()
+        );
+        return Err(Failure::Invalid);
+    }
+    let config_text = bundle
+        .entry(layout::CLUSTER_YAML)
+        .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
+        .context("the bundle has no cluster.yaml")?;
+    let config = ClusterConfig::from_yaml(&config_text)
+        .map_err(|_| anyhow::anyhow!("the bundle's cluster.yaml does not validate"))?
+        .config;
+    for name in &args.nodes {
+        if !config.nodes.iter().any(|node| &node.name == name) {
+            return Err(anyhow::anyhow!("--nodes: the bundle has no node `{name}`").into());
+        }
+    }
+
+    // 2. How to become root, asked once.
+    let become_password = if let Some(file) = &args.become_pass_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading `{}`", file.display()))?;
+        Some(text.lines().next().unwrap_or_default().to_owned())
+    } else if args.ask_become_pass {
+        Some(
+            rpassword::prompt_password("sudo password: ")
+                .context("asking for the sudo password (no terminal? use --become-pass-file)")?,
+        )
+    } else {
+        None
+    };
+
+    let control_dir = std::env::temp_dir().join(format!("kbundle-ssh-{}", std::process::id()));
+    std::fs::create_dir_all(&control_dir).context("creating the SSH control folder")?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&control_dir, std::fs::Permissions::from_mode(0o700))
+            .context("securing the SSH control folder")?;
+    }
+    let client = ClientOptions {
+        config_file: args.ssh_config.clone(),
+        known_hosts: args.known_hosts.clone(),
+        accept_new_host_keys: args.accept_new_host_keys,
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        control_dir: control_dir.clone(),
+    };
+    let nodes: Vec<NodeTarget> = config
+        .nodes
+        .iter()
+        .filter(|node| args.nodes.is_empty() || args.nodes.contains(&node.name))
+        .map(|node| {
+            let user = args.user.clone().unwrap_or_else(|| node.ssh.user.clone());
+            let become_root = match (&become_password, user.as_str()) {
+                (_, "root") => Become::Root,
+                (Some(password), _) => Become::SudoPassword(password.clone()),
+                (None, _) => Become::Sudo,
+            };
+            let target = Target {
+                address: node.primary_address().to_string(),
+                user,
+                port: args.port.unwrap_or(node.ssh.port),
+                identity_file: args
+                    .identity
+                    .clone()
+                    .or_else(|| node.ssh.identity_file.clone()),
+                jump_hosts: args
+                    .jump
+                    .clone()
+                    .map(|jump| vec![jump])
+                    .unwrap_or_else(|| node.ssh.jump_hosts.clone()),
+            };
+            NodeTarget {
+                name: node.name.clone(),
+                addresses: node.addresses.iter().map(ToString::to_string).collect(),
+                roles: node.roles.names().iter().map(|r| (*r).to_owned()).collect(),
+                remote: Box::new(OpenSsh::new(target, client.clone())),
+                become_root,
+            }
+        })
+        .collect();
+    let cluster = bundle.manifest.cluster_name.clone();
+    let options = ApplyOptions {
+        concurrency: args.concurrency.max(1),
+        command_timeout: Duration::from_secs(args.command_timeout),
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        ignore_preflight: args.ignore_preflight.clone(),
+        skip_phases: args.skip_phase.clone(),
+    };
+    let context = Context::new(bundle, nodes, options);
+    let log_path = args
+        .log
+        .clone()
+        .unwrap_or_else(|| format!("kbundle-{cluster}.log").into());
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating the log `{}`", log_path.display()))?;
+    let printer = Printer {
+        format: args.output,
+        log: Mutex::new(Some(log)),
+        secrets: become_password.into_iter().collect(),
+    };
+
+    // 3. The phases.
+    let summary = runner::run(&context, &workflow, &printer);
+    drop(context);
+    let _ = std::fs::remove_dir_all(&control_dir);
+    let table = runner::summary_table(&summary);
+    match args.output {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"event": "summary", "ok": summary.is_ok(), "summary": summary})
+        ),
+        Format::Text => eprint!("{table}"),
+    }
+    if let Ok(mut log) = printer.log.lock()
+        && let Some(file) = log.as_mut()
+    {
+        let _ = write!(file, "{}", runner::redact(&table, &printer.secrets));
+    }
+    if summary.is_ok() {
+        Ok(())
+    } else {
+        let failed: Vec<String> = summary
+            .nodes
+            .iter()
+            .filter_map(|node| {
+                node.failure
+                    .as_ref()
+                    .map(|(phase, _)| format!("{} ({phase})", node.node))
+            })
+            .collect();
+        Err(anyhow::anyhow!(
+            "{} failed on {}; details in {}",
+            if mode == Mode::Apply {
+                "apply"
+            } else {
+                "status"
+            },
+            if failed.is_empty() {
+                "the cluster".to_owned()
+            } else {
+                failed.join(", ")
+            },
+            log_path.display()
+        )
+        .into())
+    }
+}

@@ -1,0 +1,45 @@
+//! A recording [`Remote`] for unit tests of phases and the runner: it answers commands from a
+//! script of (substring → output) rules and records every command it was given.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Output, Remote, SshError};
+
+/// Every call: the command and what was fed on stdin.
+pub(crate) type Calls = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+#[derive(Default)]
+pub(crate) struct FakeRemote {
+    rules: Vec<(String, Result<Output, SshError>)>,
+    calls: Calls,
+}
+
+impl FakeRemote {
+    /// Commands containing `needle` answer `output` (first matching rule wins; default: exit 0).
+    pub(crate) fn answer(mut self, needle: &str, output: Result<Output, SshError>) -> Self {
+        self.rules.push((needle.to_owned(), output));
+        self
+    }
+
+    /// The record of calls (command, stdin), shared: keep it before boxing the fake.
+    pub(crate) fn calls(&self) -> Calls {
+        Arc::clone(&self.calls)
+    }
+}
+
+impl Remote for FakeRemote {
+    fn run(&self, command: &str, stdin: &[u8], _timeout: Duration) -> Result<Output, SshError> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push((command.to_owned(), stdin.to_vec()));
+        }
+        self.rules
+            .iter()
+            .find(|(needle, _)| command.contains(needle.as_str()))
+            .map(|(_, output)| output.clone())
+            .unwrap_or(Ok(Output {
+                status: Some(0),
+                ..Output::default()
+            }))
+    }
+}
