@@ -196,3 +196,37 @@ fn every_install_script_passes_shellcheck() {
     assert!(!output.status.success());
     std::fs::remove_dir_all(&work).expect("clean up");
 }
+
+#[test]
+fn a_held_static_pod_waits_for_a_run_without_the_hold() {
+    require_root();
+    let work = scratch("hold");
+    let (unpacked, root) = (work.join("bundle"), work.join("root"));
+    unpack(&bundle(ExampleKind::Basic, 5), &unpacked);
+    let manifest = root.join("etc/kubernetes/manifests/kube-controller-manager.yaml");
+    let output = Command::new("sh")
+        .arg(unpacked.join("nodes/cp1/install.sh"))
+        .env("KBUNDLE_ROOT", &root)
+        .env("KBUNDLE_HOLD", "kube-controller-manager.yaml")
+        .output()
+        .expect("sh runs");
+    let log = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("holding /etc/kubernetes/manifests/kube-controller-manager.yaml back"),
+        "{log}"
+    );
+    assert!(!manifest.exists(), "the held manifest was placed");
+    assert!(
+        root.join("etc/kubernetes/manifests/kube-apiserver.yaml")
+            .exists()
+    );
+    let (ok, log) = install(&unpacked, "cp1", &root);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("done: 1 files changed"),
+        "only the held manifest is left to place: {log}"
+    );
+    assert!(manifest.exists());
+    std::fs::remove_dir_all(&work).expect("clean up");
+}

@@ -97,6 +97,8 @@ pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
         Box::new(phases::Start),
         Box::new(phases::WaitEtcd),
         Box::new(phases::WaitApiServer),
+        Box::new(phases::NodeRanges),
+        Box::new(phases::ReleaseControllerManager),
         Box::new(phases::Addons),
         Box::new(phases::Validate),
     ]

@@ -63,7 +63,7 @@ pub fn script(cluster: &str, node: &str, files: &[RenderedFile]) -> String {
 # Run as root on {node}, from anywhere:  sh nodes/{node}/install.sh
 # Safe to run again: unchanged files are left alone and nothing restarts.
 # KBUNDLE_ROOT=/some/dir installs the files under that directory instead of / and only
-# prints the service actions (for inspection and tests).
+# prints the service actions (for inspection and tests). KBUNDLE_HOLD: see held() below.
 set -eu
 
 node={node}
@@ -86,8 +86,21 @@ say "checking the bundle's files"
 (cd "$rootfs" && sha256sum --quiet --strict -c "$here/SHA256SUMS") ||
   fail "checksums do not match: the bundle is damaged or was altered"
 
+# KBUNDLE_HOLD="kube-controller-manager.yaml ..." leaves those static pods out for now:
+# kbundle apply holds kube-controller-manager back until every Node carries its planned pod range.
+held() {{
+  for name in ${{KBUNDLE_HOLD:-}}; do
+    [ "etc/kubernetes/manifests/$name" = "$1" ] && return 0
+  done
+  return 1
+}}
+
 # place PATH MODE EFFECT: installs rootfs/PATH at $root/PATH unless it is already there.
 place() {{
+  if held "$1"; then
+    say "holding /$1 back for now"
+    return 0
+  fi
   source_file="$rootfs/$1"
   target="$root/$1"
   if [ -f "$target" ] && cmp -s "$source_file" "$target" &&

@@ -21,11 +21,20 @@ impl Phase for Install {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
-        let output = root(
-            context,
-            node,
-            &format!("sh {}/install.sh", quote(&context.staging)),
-        )?;
+        // kube-controller-manager waits until the Node objects carry their planned pod ranges
+        // (phase `node-ranges`); otherwise its allocator could hand out ranges first.
+        let hold = if context
+            .options
+            .skip_phases
+            .iter()
+            .any(|skip| skip == "node-ranges")
+        {
+            ""
+        } else {
+            "KBUNDLE_HOLD=kube-controller-manager.yaml "
+        };
+        let command = format!("{hold}sh {}/install.sh", quote(&context.staging));
+        let output = root(context, node, &command)?;
         let summary = output
             .stdout
             .lines()
@@ -58,5 +67,35 @@ impl Phase for Start {
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
         root(context, node, "systemctl enable --now containerd kubelet")?;
         Ok("containerd and kubelet enabled and started".into())
+    }
+}
+
+/// Places the held kube-controller-manager manifest once the pod ranges are set.
+pub(crate) struct ReleaseControllerManager;
+
+impl Phase for ReleaseControllerManager {
+    fn name(&self) -> &'static str {
+        "controller-manager"
+    }
+
+    fn title(&self) -> &'static str {
+        "Start kube-controller-manager now that every node has its pod range"
+    }
+
+    fn groups(&self, context: &Context) -> Vec<Vec<usize>> {
+        vec![
+            (0..context.nodes.len())
+                .filter(|index| context.nodes[*index].has_role("control-plane"))
+                .collect(),
+        ]
+    }
+
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        root(
+            context,
+            node,
+            &format!("sh {}/install.sh", quote(&context.staging)),
+        )?;
+        Ok("kube-controller-manager placed".into())
     }
 }

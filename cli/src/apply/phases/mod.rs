@@ -8,9 +8,9 @@ mod upload;
 mod validate;
 mod wait;
 
-pub(crate) use addons::Addons;
+pub(crate) use addons::{Addons, NodeRanges};
 pub(crate) use connect::Connect;
-pub(crate) use install::{Install, Start};
+pub(crate) use install::{Install, ReleaseControllerManager, Start};
 pub(crate) use preflight::Preflight;
 pub(crate) use upload::Upload;
 pub(crate) use validate::Validate;
