@@ -1,10 +1,12 @@
 //! End-to-end suites for kbundle and the fixture clusters they share (`fixtures/clusters/`).
 //! The suites live in `tests/tests/`; this library locates the shared files and holds the
 //! helpers the suites that run real programs share: [`programs`] (finding and running them),
-//! [`netns`] (isolated network namespaces) and [`pki_files`] (a generated PKI on disk).
+//! [`netns`] (isolated network namespaces), [`lab`] (SSH test nodes for `kbundle apply`) and
+//! [`pki_files`] (a generated PKI on disk).
 
 use std::path::{Path, PathBuf};
 
+pub mod lab;
 pub mod netns;
 pub mod pki_files;
 pub mod programs;
