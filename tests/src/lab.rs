@@ -93,6 +93,10 @@ const STAND_IN: &str = r#"#!/bin/sh
 # One line per call in /var/log/<tool>-calls.log: "uid=<uid> <tool> <arguments>".
 tool=${0##*/}
 { printf 'uid=%s %s%s\n' "$(/usr/bin/id -u)" "$tool" "${*:+ $*}" >> "/var/log/$tool-calls.log"; } 2>/dev/null
+# A test may install a hook that plays the part of a real daemon (e.g. starts etcd from its
+# installed manifest when the kubelet is started).
+hook=/usr/local/lib/kbundle-test-fixture/$tool-hook
+if [ -x "$hook" ]; then "$hook" "$@"; fi
 exit 0
 "#;
 
