@@ -20,6 +20,7 @@ KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench pl
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-core --bench pki --locked
 cargo bench -p kbundle-core --bench render --locked
 cargo bench -p kbundle-core --bench bundle --locked
+cargo bench -p kbundle-cli --bench apply --locked
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.
 log=$(mktemp)

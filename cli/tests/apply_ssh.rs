@@ -511,3 +511,50 @@ fn reaches_nodes_through_a_jump_host() {
     assert!(output.status.success(), "{}", text(&output));
     assert_files_landed(&lab, &bundle);
 }
+
+#[test]
+fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
+    let lab = Lab::new("preflight", 2);
+    install_fixtures(&lab);
+    // node2: no kubelet, and something already listening on the kubelet's port.
+    let broken = lab.ssh(
+        2,
+        SUDO_USER,
+        "sudo rm /usr/local/bin/kubelet && (setsid python3 -m http.server 10250 --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null &) && sleep 0.5",
+    );
+    assert!(broken.success(), "{broken}");
+    let (_, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let (zip, hosts, log) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+    );
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert_ne!(output.status.code(), Some(0));
+    let all = text(&output);
+    assert!(all.contains("node2  FAILED in preflight"), "{all}");
+    assert!(all.contains("kubelet: kubelet is not installed"), "{all}");
+    assert!(
+        all.contains("port-10250: port 10250 is already in use"),
+        "{all}"
+    );
+    assert!(
+        lab.read_node_file(2, "/etc/kubernetes/kubelet.conf")
+            .is_none(),
+        "nothing installed on node2"
+    );
+    assert!(
+        lab.read_node_file(1, "/etc/kubernetes/kubelet.conf")
+            .is_some(),
+        "node1 went on"
+    );
+    // --ignore-preflight lets it through.
+    let mut args = apply_args(&zip, &hosts, &log);
+    args.extend(["--ignore-preflight", "kubelet,port-10250"]);
+    let output = kbundle(&lab, &args, Duration::from_secs(60));
+    assert!(output.status.success(), "{}", text(&output));
+}

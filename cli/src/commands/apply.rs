@@ -28,10 +28,88 @@ struct Printer {
     format: Format,
     log: Mutex<Option<std::fs::File>>,
     secrets: Vec<String>,
+    /// On a terminal: one line per node, redrawn in place as phases go.
+    live: Option<Mutex<LiveView>>,
+}
+
+/// The terminal view: every node's current phase and state.
+pub(crate) struct LiveView {
+    nodes: Vec<(String, String)>,
+    drawn: usize,
+}
+
+impl LiveView {
+    pub(crate) fn new(nodes: &[String]) -> Self {
+        Self {
+            nodes: nodes
+                .iter()
+                .map(|node| (node.clone(), "waiting".to_owned()))
+                .collect(),
+            drawn: 0,
+        }
+    }
+
+    /// Updates the view; returns what to write to the terminal to redraw it.
+    pub(crate) fn update(&mut self, event: &Event) -> String {
+        let (node, state) = match event {
+            Event::Phase { .. } => return String::new(),
+            Event::Done {
+                phase,
+                node,
+                ok: true,
+                seconds,
+                ..
+            } => (node, format!("{phase} done ({seconds:.1} s)")),
+            Event::Done {
+                phase,
+                node,
+                ok: false,
+                detail,
+                ..
+            } => (node, format!("{phase} FAILED: {detail}")),
+            Event::Skipped { phase, node, .. } => (node, format!("{phase} skipped")),
+        };
+        if let Some(entry) = self.nodes.iter_mut().find(|(name, _)| name == node) {
+            entry.1 = state;
+        }
+        let width = self
+            .nodes
+            .iter()
+            .map(|(name, _)| name.len())
+            .max()
+            .unwrap_or(0);
+        // Back to the top of the last drawing, then every line anew.
+        let mut out = if self.drawn > 0 {
+            format!("\x1b[{}A", self.drawn)
+        } else {
+            String::new()
+        };
+        for (name, state) in &self.nodes {
+            let state: String = state.chars().take(100).collect();
+            out.push_str(&format!("\x1b[2K{name:<width$}  {state}\n"));
+        }
+        self.drawn = self.nodes.len();
+        out
+    }
 }
 
 impl Reporter for Printer {
     fn report(&self, event: &Event) {
+        if let Some(live) = &self.live
+            && let Ok(mut live) = live.lock()
+        {
+            eprint!("{}", runner::redact(&live.update(event), &self.secrets));
+            if let Ok(mut log) = self.log.lock()
+                && let Some(file) = log.as_mut()
+            {
+                let _ = writeln!(
+                    file,
+                    "{}",
+                    runner::redact(&format!("{event:?}"), &self.secrets)
+                );
+            }
+            return;
+        }
         let line = match event {
             Event::Phase { phase, title } => format!("== {phase}: {title}"),
             Event::Done {
@@ -236,10 +314,17 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         .unwrap_or_else(|| format!("kbundle-{cluster}.log").into());
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("creating the log `{}`", log_path.display()))?;
+    let live = (args.output == Format::Text
+        && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    .then(|| {
+        let names: Vec<String> = context.nodes.iter().map(|node| node.name.clone()).collect();
+        Mutex::new(LiveView::new(&names))
+    });
     let printer = Printer {
         format: args.output,
         log: Mutex::new(Some(log)),
         secrets: become_password.into_iter().collect(),
+        live,
     };
 
     // 3. The phases.
@@ -286,5 +371,38 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
             log_path.display()
         )
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_view_redraws_one_line_per_node_in_place() {
+        let mut view = LiveView::new(&["cp1".into(), "worker1".into()]);
+        let first = view.update(&Event::Done {
+            phase: "connect".into(),
+            node: "worker1".into(),
+            ok: true,
+            detail: String::new(),
+            seconds: 0.2,
+        });
+        assert_eq!(
+            first,
+            "\x1b[2Kcp1      waiting\n\x1b[2Kworker1  connect done (0.2 s)\n"
+        );
+        let second = view.update(&Event::Done {
+            phase: "upload".into(),
+            node: "cp1".into(),
+            ok: false,
+            detail: "no space left".into(),
+            seconds: 1.0,
+        });
+        assert!(
+            second.starts_with("\x1b[2A"),
+            "moves back up over the two lines it drew"
+        );
+        assert!(second.contains("cp1      upload FAILED: no space left"));
     }
 }

@@ -8,7 +8,7 @@ use crate::ssh::quote;
 pub(crate) struct Preflight;
 
 /// Prints `name|ok|detail` or `name|fail|detail` per check.
-fn script(address: &str, is_control_plane: bool) -> String {
+fn script(address: &str, is_control_plane: bool, staging: &str) -> String {
     let mut script = String::from(
         r#"check() { if eval "$2"; then echo "$1|ok|$3"; else echo "$1|fail|$4"; fi; }
 arch=$(uname -m)
@@ -29,6 +29,18 @@ echo "clock|value|$(date +%s)"
         "address={}\ncheck address 'ip -o addr show | grep -qw -- \"$address\"' \"$address is on this node\" \"$address is not an address of this node: the bundle was made for another machine\"\n",
         quote(address)
     ));
+    // Ports the cluster's components will bind, checked only before the first install (on a
+    // re-apply they are ours).
+    let mut ports = vec![10250];
+    if is_control_plane {
+        ports.extend([6443, 10257, 10259, 2379, 2380]);
+    }
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    script.push_str(&format!(
+        "if [ ! -f \"{staging}/SHA256SUMS\" ] && command -v ss >/dev/null; then for port in {ports}; do check \"port-$port\" '[ -z \"$(ss -Hltn \"sport = :'$port'\")\" ]' free \"port $port is already in use by another program\"; done; fi\n",
+        ports = ports.join(" ")
+    ));
+    script.push_str("echo \"hostname|info|$(hostname)\"\n");
     if is_control_plane {
         script.push_str("check curl 'command -v curl >/dev/null' present \"curl is missing (the wait phases use it)\"\n");
         script.push_str("check kubectl 'command -v kubectl >/dev/null' present \"kubectl is missing (the addons phase uses it)\"\n");
@@ -50,7 +62,7 @@ impl Phase for Preflight {
         let output = root(
             context,
             node,
-            &script(&address, node.has_role("control-plane")),
+            &script(&address, node.has_role("control-plane"), &context.staging),
         )?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
