@@ -37,10 +37,25 @@ pub(crate) enum Command {
     Inspect(BundleArgs),
     /// Check a bundle: checksums, certificate chains and keys, kubeconfigs, least privilege.
     Verify(BundleArgs),
+    /// Show, per node, what changes between two bundles and what would restart.
+    Diff(DiffArgs),
     /// Install a bundle on its nodes over SSH and bring the cluster up, in phases.
     Apply(ApplyArgs),
     /// Report, per node, reachability and whether what the bundle installed is in place.
     Status(ApplyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DiffArgs {
+    /// The bundle installed now.
+    #[arg(value_name = "OLD_ZIP")]
+    pub(crate) old: PathBuf,
+    /// The bundle to install.
+    #[arg(value_name = "NEW_ZIP")]
+    pub(crate) new: PathBuf,
+    /// Passphrase file for encrypted bundles (the same for both).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

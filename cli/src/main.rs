@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Verify(args) => commands::verify::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Apply(args) => commands::apply::run(&args, commands::apply::Mode::Apply),
         Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
     };

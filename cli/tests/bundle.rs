@@ -248,3 +248,29 @@ fn existing_cas_are_used_and_a_mismatched_key_is_refused() {
     assert!(!directory.join("wrong.zip").exists());
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+#[test]
+fn diff_shows_per_node_changes_and_restarts_without_secrets() {
+    let directory = scratch("diff");
+    let config = workspace().join("examples/cluster.yaml");
+    assert!(generate(&directory, &config, "old.zip").status.success());
+    let changed = std::fs::read_to_string(&config).unwrap().replace(
+        "    dnsDomain: cluster.local\n",
+        "    dnsDomain: cluster.local\n    maxPodsPerNode: 100\n",
+    );
+    std::fs::write(directory.join("changed.yaml"), changed).unwrap();
+    assert!(
+        generate(&directory, &directory.join("changed.yaml"), "new.zip")
+            .status
+            .success()
+    );
+    let output = kbundle(&directory, &["diff", "old.zip", "new.zip"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(shown.contains("+maxPods: 100"), "{shown}");
+    assert!(!shown.contains("PRIVATE KEY"));
+    insta::assert_snapshot!("diff-max-pods", shown);
+    let output = kbundle(&directory, &["diff", "old.zip", "old.zip"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no changes"));
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

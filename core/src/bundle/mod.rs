@@ -2,6 +2,7 @@
 //! deterministically (sorted entries, fixed times, unix modes) and read back with every hostile
 //! input refused before anything is used ([`read`]); [`verify`] checks what is inside.
 
+pub mod diff;
 pub mod install;
 pub mod layout;
 pub mod manifest;
