@@ -117,6 +117,12 @@ pub(crate) struct ApplyArgs {
     /// List the phases and exit.
     #[arg(long)]
     pub(crate) list_phases: bool,
+    /// Install over nodes that belong to another cluster.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Take the nodes' locks even if another run holds them.
+    #[arg(long)]
+    pub(crate) break_lock: bool,
     /// Progress as plain lines, or JSON events (one per line) for machines.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) output: Format,

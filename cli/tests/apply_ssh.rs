@@ -558,3 +558,124 @@ fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
     let output = kbundle(&lab, &args, Duration::from_secs(60));
     assert!(output.status.success(), "{}", text(&output));
 }
+
+#[test]
+fn one_apply_at_a_time_and_never_over_another_cluster() {
+    let lab = Lab::new("locks", 2);
+    install_fixtures(&lab);
+    let (_, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let (zip, hosts, log) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+    );
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let journal = lab
+        .read_node_file(2, "/var/lib/kbundle/journal")
+        .expect("journal written");
+    assert!(journal.contains("cluster=lab\ncluster_id="), "{journal}");
+    assert!(
+        !lab.node_file(1, "/var/lib/kbundle/lock").exists(),
+        "the lock was released"
+    );
+
+    // Another run holds node2's lock: refused, the holder named, nothing changed anywhere.
+    let held = lab.ssh(2, SUDO_USER, "sudo mkdir /var/lib/kbundle/lock && echo 'host=elsewhere pid=42 started=0 cluster=lab' | sudo tee /var/lib/kbundle/lock/owner >/dev/null");
+    assert!(held.success(), "{held}");
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert_ne!(output.status.code(), Some(0));
+    let all = text(&output);
+    assert!(
+        all.contains("another apply holds the node's lock (host=elsewhere pid=42"),
+        "{all}"
+    );
+    assert!(all.contains("nothing was changed on any node"), "{all}");
+    assert!(
+        !lab.node_file(1, "/var/lib/kbundle/lock").exists(),
+        "node1's lock was released"
+    );
+    assert!(
+        lab.node_file(2, "/var/lib/kbundle/lock").exists(),
+        "the other run's lock is left alone"
+    );
+    // A lock left by a run of this machine that is gone is stale: taken over without asking.
+    let mut gone = Command::new("true").spawn().expect("true runs");
+    let dead = gone.id();
+    gone.wait().expect("true ends");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let stale = lab.ssh(2, SUDO_USER, &format!("echo 'host={} pid={dead} started=0 cluster=lab' | sudo tee /var/lib/kbundle/lock/owner >/dev/null", host.trim()));
+    assert!(stale.success());
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+
+    // Two runs at once: exactly one goes on.
+    let runs: Vec<_> = (0..2)
+        .map(|run| {
+            let log = path(&lab.scratch_dir().join(format!("race{run}.log")));
+            let mut command: Command = lab.command(env!("CARGO_BIN_EXE_kbundle"));
+            command
+                .args(apply_args(&zip, &hosts, &log))
+                .current_dir(lab.scratch_dir());
+            command
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            command.spawn().expect("kbundle starts")
+        })
+        .collect();
+    let outcomes: Vec<Output> = runs
+        .into_iter()
+        .map(|run| run.wait_with_output().expect("ends"))
+        .collect();
+    let winners = outcomes.iter().filter(|o| o.status.success()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| text(o).contains("holds the node's lock"))
+        .count();
+    assert!(
+        winners >= 1,
+        "{}\n{}",
+        text(&outcomes[0]),
+        text(&outcomes[1])
+    );
+    assert_eq!(
+        winners + refused,
+        2,
+        "{}\n{}",
+        text(&outcomes[0]),
+        text(&outcomes[1])
+    );
+
+    // A bundle of another cluster is refused, unless --force.
+    let other = cluster_yaml(&lab, SUDO_USER, 1).replace("name: lab", "name: other");
+    let (_, other_zip) = write_bundle(&lab, &other, "other.zip");
+    let other_zip = path(&other_zip);
+    let output = kbundle(
+        &lab,
+        &apply_args(&other_zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        text(&output).contains("the node belongs to another cluster (lab)"),
+        "{}",
+        text(&output)
+    );
+    // The first cluster's etcd still listens there (reset would stop it): preflight says so.
+    let mut forced = apply_args(&other_zip, &hosts, &log);
+    forced.extend(["--force", "--ignore-preflight", "port-2379,port-2380"]);
+    let output = kbundle(&lab, &forced, Duration::from_secs(60));
+    assert!(output.status.success(), "{}", text(&output));
+}

@@ -40,6 +40,10 @@ pub(crate) struct ApplyOptions {
     pub(crate) ignore_preflight: Vec<String>,
     /// Phases not run, by name.
     pub(crate) skip_phases: Vec<String>,
+    /// Install over a node of another cluster.
+    pub(crate) force: bool,
+    /// Take the nodes' locks even from another run.
+    pub(crate) break_lock: bool,
 }
 
 /// Everything phases read: the bundle, the nodes, the options. Read-only.
@@ -49,16 +53,34 @@ pub(crate) struct Context {
     pub(crate) options: ApplyOptions,
     /// Folder on each node where the bundle is staged (under the login user's home).
     pub(crate) staging: String,
+    /// What identifies the cluster on its nodes: the hash of its CA certificate.
+    pub(crate) cluster_id: String,
+    /// SHA-256 of the bundle's index.
+    pub(crate) bundle_hash: String,
 }
 
 impl Context {
     pub(crate) fn new(bundle: Bundle, nodes: Vec<NodeTarget>, options: ApplyOptions) -> Self {
         let staging = format!(".kbundle/{}", bundle.manifest.cluster_name);
+        let bundle_hash = bundle
+            .entry(kbundle_core::bundle::layout::BUNDLE_JSON)
+            .map(|entry| kbundle_core::bundle::sha256_hex(&entry.contents))
+            .unwrap_or_default();
+        // The same for every bundle of one cluster as long as its CA is kept (bring it back
+        // as an existing CA when regenerating).
+        let cluster_id = bundle
+            .entries
+            .iter()
+            .find(|entry| entry.path.ends_with("/rootfs/etc/kubernetes/pki/ca.crt"))
+            .map(|entry| kbundle_core::bundle::sha256_hex(&entry.contents))
+            .unwrap_or_default();
         Self {
             bundle,
             nodes,
             options,
             staging,
+            cluster_id,
+            bundle_hash,
         }
     }
 
@@ -85,12 +107,21 @@ pub(crate) trait Phase: Sync {
     }
     /// Runs on one node.
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome;
+    /// Whether this failure, on any node, stops the whole run (another run holds a lock: a run
+    /// that cannot have every node it can reach must not change any).
+    fn stops_run(&self, _reason: &str) -> bool {
+        false
+    }
+    /// Undoes what must not outlive the run (a lock), on every node it succeeded on, at the
+    /// end of the run whatever happened.
+    fn clean_up(&self, _context: &Context, _node: &NodeTarget) {}
 }
 
 /// The workflow, in order.
 pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
     vec![
         Box::new(phases::Connect),
+        Box::new(phases::Lock),
         Box::new(phases::Preflight),
         Box::new(phases::Upload),
         Box::new(phases::Install),

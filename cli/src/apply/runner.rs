@@ -83,7 +83,9 @@ pub(crate) fn run(
         })
         .collect();
     let mut stopped_because = None;
-    for phase in phases {
+    // (phase index, node index) of every success, for the clean-ups at the end.
+    let mut succeeded: Vec<(usize, usize)> = Vec::new();
+    for (phase_index, phase) in phases.iter().enumerate() {
         if context
             .options
             .skip_phases
@@ -110,10 +112,27 @@ pub(crate) fn run(
             for (index, outcome, seconds) in run_group(context, phase.as_ref(), &runnable, reporter)
             {
                 match outcome {
-                    Ok(_) => results[index].last_phase = Some(phase.name().into()),
+                    Ok(_) => {
+                        results[index].last_phase = Some(phase.name().into());
+                        succeeded.push((phase_index, index));
+                    }
                     Err(reason) => results[index].failure = Some((phase.name().into(), reason)),
                 }
                 let _ = seconds;
+            }
+            if let Some((failed, reason)) = results.iter().find_map(|result| {
+                result
+                    .failure
+                    .as_ref()
+                    .filter(|(name, reason)| name == phase.name() && phase.stops_run(reason))
+                    .map(|(_, reason)| (result.node.clone(), reason.clone()))
+            }) {
+                let _ = reason;
+                stopped_because = Some(format!(
+                    "{} failed on {failed}: nothing was changed on any node",
+                    phase.name()
+                ));
+                break;
             }
             if let Some(reason) = at_stake(context, &results) {
                 stopped_because = Some(reason);
@@ -128,6 +147,25 @@ pub(crate) fn run(
         for result in results.iter_mut().filter(|result| result.failure.is_none()) {
             result.stopped = true;
         }
+    }
+    // Clean-ups in reverse order, in parallel per phase, whatever happened.
+    for phase_index in (0..phases.len()).rev() {
+        let nodes: Vec<usize> = succeeded
+            .iter()
+            .filter(|(phase, _)| *phase == phase_index)
+            .map(|(_, node)| *node)
+            .collect();
+        if nodes.is_empty() {
+            continue;
+        }
+        std::thread::scope(|scope| {
+            for chunk in nodes.chunks(context.options.concurrency.max(1)) {
+                for &index in chunk {
+                    let phase = &phases[phase_index];
+                    scope.spawn(move || phase.clean_up(context, &context.nodes[index]));
+                }
+            }
+        });
     }
     Summary {
         nodes: results,
@@ -296,14 +334,7 @@ mod tests {
                     name: node.name.clone(),
                     addresses: node.addresses.clone(),
                     roles: node.roles.clone(),
-                    remote: Box::new(FakeRemote::default().answer(
-                        "id -u",
-                        Ok(Output {
-                            status: Some(0),
-                            stdout: "0\n".into(),
-                            stderr: String::new(),
-                        }),
-                    )),
+                    remote: Box::new(FakeRemote::node()),
                     become_root: Become::Sudo,
                 }
             })
@@ -325,6 +356,8 @@ mod tests {
                 "addons".into(),
                 "validate".into(),
             ],
+            force: false,
+            break_lock: false,
         };
         Context::new(bundle, nodes, options)
     }
@@ -385,23 +418,14 @@ mod tests {
 
     #[test]
     fn losing_the_first_control_plane_stops_the_run() {
-        let broken = FakeRemote::default()
-            .answer(
-                "id -u",
-                Ok(Output {
-                    status: Some(0),
-                    stdout: "0\n".into(),
-                    stderr: String::new(),
-                }),
-            )
-            .answer(
-                "install.sh",
-                Ok(Output {
-                    status: Some(1),
-                    stdout: String::new(),
-                    stderr: "disk full".into(),
-                }),
-            );
+        let broken = FakeRemote::node().first(
+            "install.sh",
+            Ok(Output {
+                status: Some(1),
+                stdout: String::new(),
+                stderr: "disk full".into(),
+            }),
+        );
         let context = context(ExampleKind::HighAvailability, vec![("cp1", broken)]);
         let summary = run(&context, &phases(), &Quiet);
         assert!(
@@ -422,15 +446,8 @@ mod tests {
 
     #[test]
     fn upload_sends_each_node_only_its_own_files_and_install_runs_as_root() {
-        let ok = |stdout: &str| {
-            Ok(Output {
-                status: Some(0),
-                stdout: stdout.into(),
-                stderr: String::new(),
-            })
-        };
-        let cp1 = FakeRemote::default().answer("id -u", ok("0\n"));
-        let worker1 = FakeRemote::default().answer("id -u", ok("0\n"));
+        let cp1 = FakeRemote::node();
+        let worker1 = FakeRemote::node();
         let (cp1_calls, worker1_calls) = (cp1.calls(), worker1.calls());
         let context = context(ExampleKind::Basic, vec![("cp1", cp1), ("worker1", worker1)]);
         assert!(run(&context, &phases(), &Quiet).is_ok());

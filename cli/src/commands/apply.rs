@@ -306,6 +306,8 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         wait_timeout: Duration::from_secs(args.wait_timeout),
         ignore_preflight: args.ignore_preflight.clone(),
         skip_phases: args.skip_phase.clone(),
+        force: args.force,
+        break_lock: args.break_lock,
     };
     let context = Context::new(bundle, nodes, options);
     let log_path = args

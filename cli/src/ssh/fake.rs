@@ -16,6 +16,26 @@ pub(crate) struct FakeRemote {
 }
 
 impl FakeRemote {
+    /// A healthy node: the login becomes root, the lock is free. Rules added later come after.
+    pub(crate) fn node() -> Self {
+        let ok = |stdout: &str| {
+            Ok(Output {
+                status: Some(0),
+                stdout: stdout.to_owned(),
+                stderr: String::new(),
+            })
+        };
+        Self::default()
+            .answer("id -u", ok("0\n"))
+            .answer("mkdir /var/lib/kbundle/lock", ok("locked\n"))
+    }
+
+    /// Rules put before every existing one.
+    pub(crate) fn first(mut self, needle: &str, output: Result<Output, SshError>) -> Self {
+        self.rules.insert(0, (needle.to_owned(), output));
+        self
+    }
+
     /// Commands containing `needle` answer `output` (first matching rule wins; default: exit 0).
     pub(crate) fn answer(mut self, needle: &str, output: Result<Output, SshError>) -> Self {
         self.rules.push((needle.to_owned(), output));

@@ -33,7 +33,13 @@ impl Phase for Install {
         } else {
             "KBUNDLE_HOLD=kube-controller-manager.yaml "
         };
-        let command = format!("{hold}sh {}/install.sh", quote(&context.staging));
+        // The journal says which cluster and bundle the node now runs (refusing other clusters).
+        let command = format!(
+            "{hold}sh {}/install.sh && printf '%s' {} > {}",
+            quote(&context.staging),
+            quote(&super::lock::journal(context)),
+            super::lock::JOURNAL
+        );
         let output = root(context, node, &command)?;
         let summary = output
             .stdout

@@ -3,6 +3,7 @@
 mod addons;
 mod connect;
 mod install;
+mod lock;
 mod preflight;
 mod upload;
 mod validate;
@@ -11,6 +12,7 @@ mod wait;
 pub(crate) use addons::{Addons, NodeRanges};
 pub(crate) use connect::Connect;
 pub(crate) use install::{Install, ReleaseControllerManager, Start};
+pub(crate) use lock::Lock;
 pub(crate) use preflight::Preflight;
 pub(crate) use upload::Upload;
 pub(crate) use validate::Validate;

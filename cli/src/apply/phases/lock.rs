@@ -1,0 +1,131 @@
+//! Lock: one apply at a time per node, and never a bundle of another cluster over this one.
+//! The lock is a directory made atomically on the node (`/var/lib/kbundle/lock`) naming its
+//! holder; it is released at the end of the run whatever happened. A lock left by a run of this
+//! machine whose process is gone is stale and taken over; any other holder is named, and
+//! `--break-lock` takes it anyway. The node's journal records which cluster it belongs to;
+//! a bundle of another cluster is refused unless `--force`.
+
+use super::root;
+use crate::apply::{Context, NodeTarget, Outcome, Phase};
+use crate::ssh::quote;
+
+pub(crate) const STATE_DIR: &str = "/var/lib/kbundle";
+const LOCK: &str = "/var/lib/kbundle/lock";
+pub(crate) const JOURNAL: &str = "/var/lib/kbundle/journal";
+
+pub(crate) struct Lock;
+
+const HELD: &str = "another apply holds the node's lock";
+const FOREIGN: &str = "the node belongs to another cluster";
+
+/// `host=… pid=…` of this run.
+fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    format!("host={host} pid={}", std::process::id())
+}
+
+/// Whether a lock owner line names a process of this machine that no longer runs.
+fn is_stale(holder: &str) -> bool {
+    let ours = owner();
+    let our_host = ours.split(' ').next().unwrap_or_default();
+    let mut fields = holder.split_whitespace();
+    let (Some(host), Some(pid)) = (fields.next(), fields.next()) else {
+        return false;
+    };
+    host == our_host
+        && pid
+            .strip_prefix("pid=")
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+impl Phase for Lock {
+    fn name(&self) -> &'static str {
+        "lock"
+    }
+
+    fn title(&self) -> &'static str {
+        "Lock the nodes and check they belong to this cluster"
+    }
+
+    /// The first node alone, then the rest: two runs racing for the same nodes meet at the first
+    /// one, and exactly one of them goes on.
+    fn groups(&self, context: &Context) -> Vec<Vec<usize>> {
+        let all: Vec<usize> = (0..context.nodes.len()).collect();
+        match all.split_first() {
+            Some((first, rest)) if !rest.is_empty() => vec![vec![*first], rest.to_vec()],
+            _ => vec![all],
+        }
+    }
+
+    /// Contention or a foreign cluster stops everything; an unreachable node only fails itself.
+    fn stops_run(&self, reason: &str) -> bool {
+        reason.starts_with(HELD) || reason.starts_with(FOREIGN)
+    }
+
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        let cluster_id = &context.cluster_id;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let owner_line = format!(
+            "{} started={started} cluster={}",
+            owner(),
+            context.bundle.manifest.cluster_name
+        );
+        let check_cluster = if context.options.force {
+            String::new()
+        } else {
+            format!(
+                "if [ -f {JOURNAL} ] && ! grep -qx {id} {JOURNAL}; then echo \"other-cluster|$(grep '^cluster=' {JOURNAL})\"; exit 0; fi; ",
+                id = quote(&format!("cluster_id={cluster_id}"))
+            )
+        };
+        let take = format!(
+            "umask 077; mkdir -p {STATE_DIR}; {check_cluster}if mkdir {LOCK} 2>/dev/null; then echo {owner} > {LOCK}/owner; echo locked; else echo \"held|$(cat {LOCK}/owner 2>/dev/null)\"; fi",
+            owner = quote(&owner_line)
+        );
+        for attempt in 0..2 {
+            let output = root(context, node, &take)?;
+            let answer = output.stdout.trim();
+            if answer == "locked" {
+                return Ok("locked".into());
+            }
+            if let Some(other) = answer.strip_prefix("other-cluster|") {
+                return Err(format!(
+                    "{FOREIGN} ({}); pass --force to install this bundle over it anyway",
+                    other.trim_start_matches("cluster=")
+                ));
+            }
+            let holder = answer.strip_prefix("held|").unwrap_or(answer).trim();
+            if attempt == 0 && (is_stale(holder) || context.options.break_lock) {
+                root(context, node, &format!("rm -rf {LOCK}"))?;
+                continue;
+            }
+            return Err(format!(
+                "{HELD} ({holder}); if that run is gone, pass --break-lock"
+            ));
+        }
+        Err("could not take the node's lock".into())
+    }
+
+    fn clean_up(&self, context: &Context, node: &NodeTarget) {
+        // Only our own lock: a lock someone else took after --break-lock stays theirs.
+        let release = format!(
+            "if grep -q {ours} {LOCK}/owner 2>/dev/null; then rm -rf {LOCK}; fi",
+            ours = quote(&format!("^{} ", owner()))
+        );
+        let _ = root(context, node, &release);
+    }
+}
+
+/// The journal line block recorded after a successful install.
+pub(crate) fn journal(context: &Context) -> String {
+    format!(
+        "cluster={}\ncluster_id={}\nbundle={}\n",
+        context.bundle.manifest.cluster_name, context.cluster_id, context.bundle_hash
+    )
+}
