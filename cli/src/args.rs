@@ -117,6 +117,9 @@ pub(crate) struct ApplyArgs {
     /// List the phases and exit.
     #[arg(long)]
     pub(crate) list_phases: bool,
+    /// Show, per node, what would change and restart; change nothing (only reads on the nodes).
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// Install over nodes that belong to another cluster.
     #[arg(long)]
     pub(crate) force: bool,

@@ -69,10 +69,13 @@ fn cluster_yaml(lab: &Lab, user: &str, control_planes: usize) -> String {
 
 fn write_bundle(lab: &Lab, yaml: &str, name: &str) -> (Bundle, PathBuf) {
     let raw = RawClusterConfig::from_yaml(yaml).expect("cluster parses");
-    let issued_at = std::time::SystemTime::now()
+    // The start of today: valid now, and the same for every bundle a test writes, so that two
+    // bundles of one cluster differ only where their configs do.
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64;
+    let issued_at = now - now % 86_400;
     let bundle = Bundle::generate(
         &raw,
         &PkiInputs {
@@ -678,4 +681,76 @@ fn one_apply_at_a_time_and_never_over_another_cluster() {
     forced.extend(["--force", "--ignore-preflight", "port-2379,port-2380"]);
     let output = kbundle(&lab, &forced, Duration::from_secs(60));
     assert!(output.status.success(), "{}", text(&output));
+}
+
+#[test]
+fn dry_run_shows_what_would_change_and_changes_nothing() {
+    let lab = Lab::new("dryrun", 2);
+    install_fixtures(&lab);
+    let (_, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let (zip, hosts, log) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+    );
+    let mut dry = apply_args(&zip, &hosts, &log);
+    dry.push("--dry-run");
+    // Before anything is installed: every file is new.
+    let output = kbundle(&lab, &dry, Duration::from_secs(60));
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("new       /etc/kubernetes/kubelet.conf"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        lab.read_node_file(2, "/etc/kubernetes/kubelet.conf")
+            .is_none(),
+        "a dry run installed something"
+    );
+    assert!(
+        lab.service_calls(2).is_empty(),
+        "a dry run called systemctl: {:?}",
+        lab.service_calls(2)
+    );
+
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let output = kbundle(&lab, &dry, Duration::from_secs(60));
+    assert_eq!(
+        text(&output).matches("nothing would change").count(),
+        2,
+        "{}",
+        text(&output)
+    );
+
+    // A bundle with another maxPods: the kubelet config's diff, the restart, and never a key.
+    let changed = cluster_yaml(&lab, SUDO_USER, 1).replace(
+        "  nodes:\n",
+        "  networking: {maxPodsPerNode: 100}\n  nodes:\n",
+    );
+    let (_, new_zip) = write_bundle(&lab, &changed, "new.zip");
+    let new_zip = path(&new_zip);
+    let mut dry = apply_args(&new_zip, &hosts, &log);
+    dry.push("--dry-run");
+    let output = kbundle(&lab, &dry, Duration::from_secs(60));
+    let all = text(&output);
+    assert!(
+        all.contains("changed   /var/lib/kubelet/config.yaml"),
+        "{all}"
+    );
+    assert!(all.contains("+maxPods: 100"), "{all}");
+    assert!(all.contains("would restart kubelet"), "{all}");
+    assert!(!all.contains("PRIVATE KEY"), "{all}");
+    let installed = lab
+        .read_node_file(2, "/var/lib/kubelet/config.yaml")
+        .expect("installed");
+    assert!(
+        installed.contains("maxPods: 110"),
+        "the dry run changed the node"
+    );
 }

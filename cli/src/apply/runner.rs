@@ -283,9 +283,26 @@ pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
     for secret in secrets.iter().filter(|secret| secret.len() >= 3) {
         text = text.replace(secret.as_str(), "<redacted>");
     }
-    if let Some(start) = text.find("-----BEGIN") {
-        text.truncate(start);
-        text.push_str("<key material redacted>");
+    // Every private key block, whole; certificates and the rest stay readable.
+    let mut from = 0;
+    while let Some(found) = text[from..].find("-----BEGIN ") {
+        let start = from + found;
+        let header_end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+        if !text[start..header_end].contains("PRIVATE KEY") {
+            from = header_end;
+            continue;
+        }
+        let end = text[header_end..]
+            .find("-----END ")
+            .and_then(|n| {
+                let footer = header_end + n + "-----END ".len();
+                text[footer..]
+                    .find("-----")
+                    .map(|m| footer + m + "-----".len())
+            })
+            .unwrap_or(text.len());
+        text.replace_range(start..end, "<private key redacted>");
+        from = start + "<private key redacted>".len();
     }
     text
 }
@@ -491,11 +508,11 @@ mod tests {
 
     #[test]
     fn secrets_never_reach_the_log() {
-        let line = "sudo: hunter2 -----BEGIN EC PRIVATE KEY-----\nabc";
+        let line = "sudo: hunter2\n-----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY-----\nafter\n-----BEGIN CERTIFICATE-----\npublic\n-----END CERTIFICATE-----\n-----BEGIN RSA PRIVATE KEY-----\ncut off";
         let redacted = redact(line, &["hunter2".into()]);
-        assert!(
-            !redacted.contains("hunter2") && !redacted.contains("abc"),
-            "{redacted}"
+        assert_eq!(
+            redacted,
+            "sudo: <redacted>\n<private key redacted>\nafter\n-----BEGIN CERTIFICATE-----\npublic\n-----END CERTIFICATE-----\n<private key redacted>"
         );
     }
 }

@@ -118,9 +118,7 @@ impl Reporter for Printer {
                 ok: true,
                 detail,
                 seconds,
-            } => {
-                format!("   {node}: {phase} ok ({seconds:.1} s): {detail}")
-            }
+            } => format!("   {node}: {phase} ok ({seconds:.1} s): {detail}").replace('\n', "\n   "),
             Event::Done {
                 phase,
                 node,
@@ -190,6 +188,10 @@ impl Phase for Status {
 
 pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
     let workflow: Vec<Box<dyn Phase>> = match mode {
+        Mode::Apply if args.dry_run => vec![
+            Box::new(crate::apply::phases::Connect),
+            Box::new(crate::apply::phases::DryRun),
+        ],
         Mode::Apply => phases(),
         Mode::Status => vec![Box::new(crate::apply::phases::Connect), Box::new(Status)],
     };
@@ -200,7 +202,10 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         return Ok(());
     }
     for skip in &args.skip_phase {
-        if !workflow.iter().any(|phase| phase.name() == skip) {
+        // Names of the full workflow are accepted with --dry-run and status too.
+        let known = phases().iter().any(|phase| phase.name() == skip)
+            || workflow.iter().any(|phase| phase.name() == skip);
+        if !known {
             return Err(
                 anyhow::anyhow!("--skip-phase: no phase `{skip}` (see --list-phases)").into(),
             );

@@ -126,7 +126,10 @@ pub fn diff(old: &Bundle, new: &Bundle) -> Vec<NodeDiff> {
                 (Some((old_bytes, old_mode)), Some((new_bytes, new_mode)))
                     if old_bytes != new_bytes =>
                 {
-                    let secret = is_secret(path, *old_mode) || is_secret(path, *new_mode);
+                    // Secrets are never shown; certificates are re-issued, their PEM says nothing.
+                    let secret = is_secret(path, *old_mode)
+                        || is_secret(path, *new_mode)
+                        || path.ends_with(".crt");
                     let diff = (!secret).then(|| {
                         unified(
                             path,

@@ -2,6 +2,7 @@
 
 mod addons;
 mod connect;
+mod dry_run;
 mod install;
 mod lock;
 mod preflight;
@@ -11,6 +12,7 @@ mod wait;
 
 pub(crate) use addons::{Addons, NodeRanges};
 pub(crate) use connect::Connect;
+pub(crate) use dry_run::DryRun;
 pub(crate) use install::{Install, ReleaseControllerManager, Start};
 pub(crate) use lock::Lock;
 pub(crate) use preflight::Preflight;
