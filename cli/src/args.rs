@@ -43,6 +43,8 @@ pub(crate) enum Command {
     Apply(ApplyArgs),
     /// Report, per node, reachability and whether what the bundle installed is in place.
     Status(ApplyArgs),
+    /// Remove what the bundle installed from its nodes (backed up), ready for a fresh apply.
+    Reset(ApplyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,6 +128,9 @@ pub(crate) struct ApplyArgs {
     /// Take the nodes' locks even if another run holds them.
     #[arg(long)]
     pub(crate) break_lock: bool,
+    /// With reset: also remove etcd's data and the kubelet's pods.
+    #[arg(long)]
+    pub(crate) wipe_data: bool,
     /// Progress as plain lines, or JSON events (one per line) for machines.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) output: Format,

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(&args),
         Command::Apply(args) => commands::apply::run(&args, commands::apply::Mode::Apply),
         Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
+        Command::Reset(args) => commands::apply::run(&args, commands::apply::Mode::Reset),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,9 @@ setsid /usr/bin/etcd $args >/var/log/etcd-fixture.log 2>&1 < /dev/null &
 echo $! > /run/etcd-fixture.pid
 "#;
 
+/// Plays crictl removing every pod: stops the etcd the systemctl hook started.
+const CRICTL: &str = "#!/bin/sh\n# kbundle test fixture: stands in for crictl; `rmp -af` stops the etcd fixture.\ncase \"$*\" in *rmp*) [ -f /run/etcd-fixture.pid ] && kill \"$(cat /run/etcd-fixture.pid)\" && rm -f /run/etcd-fixture.pid; sleep 0.5 ;; esac\nexit 0\n";
+
 const STAND_IN: &str =
     "#!/bin/sh\n# kbundle test fixture: stands in for a daemon that cannot run here.\nexit 0\n";
 
@@ -67,6 +70,16 @@ fn cluster_yaml(lab: &Lab, user: &str, control_planes: usize) -> String {
     yaml
 }
 
+/// Keys per cluster name: two bundles of one cluster share their keys (they differ only where
+/// their configs do), another cluster has its own CA.
+fn cluster_seed(name: &str) -> [u8; 32] {
+    let mut seed = [4u8; 32];
+    for (index, byte) in name.bytes().enumerate() {
+        seed[index % 32] ^= byte;
+    }
+    seed
+}
+
 fn write_bundle(lab: &Lab, yaml: &str, name: &str) -> (Bundle, PathBuf) {
     let raw = RawClusterConfig::from_yaml(yaml).expect("cluster parses");
     // The start of today: valid now, and the same for every bundle a test writes, so that two
@@ -79,7 +92,7 @@ fn write_bundle(lab: &Lab, yaml: &str, name: &str) -> (Bundle, PathBuf) {
     let bundle = Bundle::generate(
         &raw,
         &PkiInputs {
-            seed: [4; 32],
+            seed: cluster_seed(raw.metadata.name.as_deref().unwrap_or_default()),
             issued_at,
             existing_cas: Vec::new(),
         },
@@ -97,9 +110,11 @@ fn install_fixtures(lab: &Lab) {
             "set -e; sudo mkdir -p /usr/local/bin /usr/local/lib/kbundle-test-fixture; \
              printf '%s' {stand_in} | sudo tee /usr/local/bin/containerd /usr/local/bin/kubelet >/dev/null; \
              printf '%s' {hook} | sudo tee /usr/local/lib/kbundle-test-fixture/systemctl-hook >/dev/null; \
-             sudo chmod 755 /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/lib/kbundle-test-fixture/systemctl-hook",
+             printf '%s' {crictl} | sudo tee /usr/local/bin/crictl >/dev/null; \
+             sudo chmod 755 /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/bin/crictl /usr/local/lib/kbundle-test-fixture/systemctl-hook",
             stand_in = shell_quote(STAND_IN),
             hook = shell_quote(SYSTEMCTL_HOOK),
+            crictl = shell_quote(CRICTL),
         );
         let finished = lab.ssh(index, SUDO_USER, &script);
         assert!(finished.success(), "fixtures on node {index}: {finished}");
@@ -678,7 +693,14 @@ fn one_apply_at_a_time_and_never_over_another_cluster() {
     );
     // The first cluster's etcd still listens there (reset would stop it): preflight says so.
     let mut forced = apply_args(&other_zip, &hosts, &log);
-    forced.extend(["--force", "--ignore-preflight", "port-2379,port-2380"]);
+    // Its etcd would not start while the first cluster's still runs: wait-etcd is left out.
+    forced.extend([
+        "--force",
+        "--ignore-preflight",
+        "port-2379,port-2380",
+        "--skip-phase",
+        "wait-etcd",
+    ]);
     let output = kbundle(&lab, &forced, Duration::from_secs(60));
     assert!(output.status.success(), "{}", text(&output));
 }
@@ -753,4 +775,90 @@ fn dry_run_shows_what_would_change_and_changes_nothing() {
         installed.contains("maxPods: 110"),
         "the dry run changed the node"
     );
+}
+
+#[test]
+fn reset_removes_what_the_bundle_installed_and_a_fresh_apply_works() {
+    let lab = Lab::new("reset", 2);
+    install_fixtures(&lab);
+    let (bundle, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let (zip, hosts, log) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+    );
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        lab.read_node_file(1, "/var/lib/etcd/member/snap/db")
+            .is_some()
+            || lab.node_file(1, "/var/lib/etcd").exists()
+    );
+
+    let reset = [
+        "reset",
+        zip.as_str(),
+        "--ssh-config",
+        "/dev/null",
+        "--known-hosts",
+        hosts.as_str(),
+        "--log",
+        log.as_str(),
+        "--wipe-data",
+    ];
+    let output = kbundle(&lab, &reset, Duration::from_secs(60));
+    assert!(output.status.success(), "{}", text(&output));
+    for index in 1..=2 {
+        for file in bundle.node_files(lab.node_name(index)) {
+            assert!(
+                lab.read_node_file(index, &file.path).is_none(),
+                "node{index} still has {}",
+                file.path
+            );
+        }
+        assert!(
+            lab.read_node_file(index, "/var/lib/kbundle/journal")
+                .is_none()
+        );
+        assert!(
+            lab.service_calls(index)
+                .iter()
+                .any(|call| call.contains("stop kubelet")),
+            "{:?}",
+            lab.service_calls(index)
+        );
+    }
+    assert!(
+        text(&output).contains("backup=/var/lib/kbundle/backup/"),
+        "{}",
+        text(&output)
+    );
+    let backups = lab.node_file(1, "/var/lib/kbundle/backup");
+    let kept = std::fs::read_dir(&backups)
+        .expect("a backup folder")
+        .next()
+        .expect("one backup")
+        .expect("entry")
+        .path();
+    assert!(
+        kept.join("etc/kubernetes/pki/ca.key").exists(),
+        "the removed files are kept"
+    );
+    assert!(
+        !lab.node_file(1, "/var/lib/etcd/member").exists(),
+        "--wipe-data removed etcd's data"
+    );
+
+    // Ready for a fresh apply: ports free (etcd stopped), no journal, no staging.
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("wait-etcd ok"));
 }

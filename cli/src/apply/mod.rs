@@ -44,6 +44,8 @@ pub(crate) struct ApplyOptions {
     pub(crate) force: bool,
     /// Take the nodes' locks even from another run.
     pub(crate) break_lock: bool,
+    /// With reset: remove etcd's and the kubelet's data too.
+    pub(crate) wipe_data: bool,
 }
 
 /// Everything phases read: the bundle, the nodes, the options. Read-only.

@@ -375,6 +375,7 @@ mod tests {
             ],
             force: false,
             break_lock: false,
+            wipe_data: false,
         };
         Context::new(bundle, nodes, options)
     }

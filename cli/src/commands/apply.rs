@@ -22,6 +22,7 @@ use crate::ssh::{Become, run_as_root};
 pub(crate) enum Mode {
     Apply,
     Status,
+    Reset,
 }
 
 struct Printer {
@@ -193,6 +194,12 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
             Box::new(crate::apply::phases::DryRun),
         ],
         Mode::Apply => phases(),
+        // The lock with --force: resetting a node of another cluster is what reset is for.
+        Mode::Reset => vec![
+            Box::new(crate::apply::phases::Connect),
+            Box::new(crate::apply::phases::Lock),
+            Box::new(crate::apply::phases::Reset),
+        ],
         Mode::Status => vec![Box::new(crate::apply::phases::Connect), Box::new(Status)],
     };
     if args.list_phases {
@@ -311,8 +318,9 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         wait_timeout: Duration::from_secs(args.wait_timeout),
         ignore_preflight: args.ignore_preflight.clone(),
         skip_phases: args.skip_phase.clone(),
-        force: args.force,
+        force: args.force || mode == Mode::Reset,
         break_lock: args.break_lock,
+        wipe_data: args.wipe_data,
     };
     let context = Context::new(bundle, nodes, options);
     let log_path = args
