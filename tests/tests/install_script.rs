@@ -139,6 +139,26 @@ fn second_run_changes_nothing_and_a_new_bundle_changes_only_what_changed() {
     );
     assert!(!log.contains("restart containerd"), "{log}");
     assert!(log.contains("restart kubelet"), "{log}");
+    // The replaced files are kept, as they were.
+    let backups: Vec<PathBuf> = std::fs::read_dir(root.join("var/lib/kbundle/backup"))
+        .expect("a backup folder")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let kept = backups[0].join("etc/kubernetes/pki/apiserver.crt");
+    assert_eq!(
+        std::fs::read_to_string(kept).expect("the old certificate was kept"),
+        first
+            .node_files("cp2")
+            .iter()
+            .find(|f| f.path == "/etc/kubernetes/pki/apiserver.crt")
+            .expect("in the bundle")
+            .contents
+    );
+    assert!(
+        !backups[0].join("etc/containerd/config.toml").exists(),
+        "only what was replaced is kept"
+    );
     std::fs::remove_dir_all(&work).expect("clean up");
 }
 

@@ -273,6 +273,12 @@ pub(crate) fn summary_table(summary: &Summary) -> String {
     if let Some(reason) = &summary.stopped_because {
         out.push_str(&format!("\nthe run stopped: {reason}\n"));
     }
+    if !summary.is_ok() {
+        out.push_str(
+            "next: fix what is named above and run the same command again; nodes pick up where they \
+             stopped (files already in place are left alone, nothing finished is redone needlessly)\n",
+        );
+    }
     out.push_str(&format!("{:.1} s\n", summary.seconds));
     out
 }

@@ -1,8 +1,9 @@
 //! `nodes/<node>/install.sh`: installs one node by hand, as root, from an unpacked bundle.
 //! POSIX shell (shellcheck-clean), idempotent: each file is compared with what is installed and
 //! only a changed file is replaced (written beside it, then renamed, so a reader never sees half
-//! a file and a running binary is never overwritten in place); services restart only when their
-//! files changed; a second run changes nothing and says so.
+//! a file and a running binary is never overwritten in place; the replaced file is kept under
+//! /var/lib/kbundle/backup/<time>/); services restart only when their files changed; a second run
+//! changes nothing and says so.
 
 use crate::render::RenderedFile;
 
@@ -71,6 +72,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rootfs="$here/rootfs"
 root="${{KBUNDLE_ROOT:-}}"
 changed=0
+run_started=$(date +%Y%m%dT%H%M%S)
 restart_containerd=0
 restart_kubelet=0
 reload_sysctl=0
@@ -110,6 +112,12 @@ place() {{
   directory=$(dirname "$target")
   # Folders readable as kubeadm leaves them; files are private until their mode is set.
   (umask 022 && mkdir -p "$directory")
+  # What is replaced is kept: /var/lib/kbundle/backup/<time of this run>/<path>.
+  if [ -f "$target" ]; then
+    kept="$root/var/lib/kbundle/backup/$run_started/$1"
+    (umask 077 && mkdir -p "$(dirname "$kept")")
+    cp -p "$target" "$kept"
+  fi
   # Write beside the target, then rename: readers never see half a file, and a running
   # binary is replaced instead of overwritten ("Text file busy").
   temporary="$target.kbundle-new.$$"
