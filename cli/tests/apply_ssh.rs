@@ -862,3 +862,57 @@ fn reset_removes_what_the_bundle_installed_and_a_fresh_apply_works() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("wait-etcd ok"));
 }
+
+#[test]
+fn a_node_that_already_runs_the_bundle_is_not_touched_but_drift_is_repaired() {
+    let lab = Lab::new("noop", 2);
+    install_fixtures(&lab);
+    let (_, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let (zip, hosts, log) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+    );
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // The worker runs this very bundle: upload and install are skipped outright.
+    assert!(
+        stderr.contains("node2: lock ok") && stderr.contains("the node already runs this bundle"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("node2: upload ok") && stderr.contains("already uploaded"),
+        "{stderr}"
+    );
+    // A file changed by hand (or a mode) is drift: the node is no longer up to date and the
+    // next apply puts the bundle's version back.
+    let drift = lab.ssh(2, SUDO_USER, "sudo chmod 644 /etc/kubernetes/kubelet.conf");
+    assert!(drift.success(), "{drift}");
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("node2: install ok") && stderr.contains("done: 1 files changed"),
+        "{stderr}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let mode = std::fs::metadata(lab.node_file(2, "/etc/kubernetes/kubelet.conf"))
+        .expect("file")
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}

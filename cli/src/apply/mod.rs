@@ -59,9 +59,35 @@ pub(crate) struct Context {
     pub(crate) cluster_id: String,
     /// SHA-256 of the bundle's index.
     pub(crate) bundle_hash: String,
+    /// Facts learnt on the nodes during the run (the only state phases share).
+    pub(crate) facts: std::sync::Mutex<std::collections::HashMap<String, NodeFacts>>,
+}
+
+/// What a run learnt about a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct NodeFacts {
+    /// The journal names this very bundle, its upload is in place, and every installed file has
+    /// its checksum and mode: upload and install have nothing to do.
+    pub(crate) up_to_date: bool,
 }
 
 impl Context {
+    /// Records what was learnt about `node`.
+    pub(crate) fn learn(&self, node: &str, facts: NodeFacts) {
+        if let Ok(mut known) = self.facts.lock() {
+            known.insert(node.to_owned(), facts);
+        }
+    }
+
+    /// What is known about `node`.
+    pub(crate) fn facts(&self, node: &str) -> NodeFacts {
+        self.facts
+            .lock()
+            .ok()
+            .and_then(|known| known.get(node).copied())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn new(bundle: Bundle, nodes: Vec<NodeTarget>, options: ApplyOptions) -> Self {
         let staging = format!(".kbundle/{}", bundle.manifest.cluster_name);
         let bundle_hash = bundle
@@ -83,6 +109,7 @@ impl Context {
             staging,
             cluster_id,
             bundle_hash,
+            facts: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 

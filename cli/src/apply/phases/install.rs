@@ -21,6 +21,9 @@ impl Phase for Install {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        if context.facts(&node.name).up_to_date {
+            return Ok("already installed: nothing changed".into());
+        }
         // kube-controller-manager waits until the Node objects carry their planned pod ranges
         // (phase `node-ranges`); otherwise its allocator could hand out ranges first.
         let hold = if context
@@ -97,6 +100,9 @@ impl Phase for ReleaseControllerManager {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        if context.facts(&node.name).up_to_date {
+            return Ok("already in place".into());
+        }
         root(
             context,
             node,

@@ -5,8 +5,10 @@
 //! `--break-lock` takes it anyway. The node's journal records which cluster it belongs to;
 //! a bundle of another cluster is refused unless `--force`.
 
+use kbundle_core::bundle::{layout, sha256_hex};
+
 use super::root;
-use crate::apply::{Context, NodeTarget, Outcome, Phase};
+use crate::apply::{Context, NodeFacts, NodeTarget, Outcome, Phase};
 use crate::ssh::quote;
 
 pub(crate) const STATE_DIR: &str = "/var/lib/kbundle";
@@ -85,14 +87,21 @@ impl Phase for Lock {
             )
         };
         let take = format!(
-            "umask 077; mkdir -p {STATE_DIR}; {check_cluster}if mkdir {LOCK} 2>/dev/null; then echo {owner} > {LOCK}/owner; echo locked; else echo \"held|$(cat {LOCK}/owner 2>/dev/null)\"; fi",
-            owner = quote(&owner_line)
+            "umask 077; mkdir -p {STATE_DIR}; {check_cluster}{up_to_date}if mkdir {LOCK} 2>/dev/null; then echo {owner} > {LOCK}/owner; echo locked; else echo \"held|$(cat {LOCK}/owner 2>/dev/null)\"; fi",
+            owner = quote(&owner_line),
+            up_to_date = up_to_date_check(context, node),
         );
         for attempt in 0..2 {
             let output = root(context, node, &take)?;
-            let answer = output.stdout.trim();
+            let up_to_date = output.stdout.lines().any(|line| line == "up-to-date");
+            let answer = output.stdout.lines().last().unwrap_or_default().trim();
             if answer == "locked" {
-                return Ok("locked".into());
+                context.learn(&node.name, NodeFacts { up_to_date });
+                return Ok(if up_to_date {
+                    "locked; the node already runs this bundle".into()
+                } else {
+                    "locked".into()
+                });
             }
             if let Some(other) = answer.strip_prefix("other-cluster|") {
                 return Err(format!(
@@ -120,6 +129,33 @@ impl Phase for Lock {
         );
         let _ = root(context, node, &release);
     }
+}
+
+/// Prints `up-to-date` when the node already runs this bundle: the journal names it, the staged
+/// checksums are this bundle's, and every installed file has its checksum and mode. One
+/// `sha256sum` and one `stat` for all files, so that a no-op re-apply stays cheap.
+fn up_to_date_check(context: &Context, node: &NodeTarget) -> String {
+    let files = context.bundle.node_files(&node.name);
+    let sums = context
+        .bundle
+        .entry(&layout::node_checksums(&node.name))
+        .map(|entry| sha256_hex(&entry.contents))
+        .unwrap_or_default();
+    let expected_modes: String = files
+        .iter()
+        .map(|file| format!("{:o} {}\n", file.mode, file.path))
+        .collect();
+    let paths: Vec<String> = files.iter().map(|file| quote(&file.path)).collect();
+    format!(
+        "staged=\"$(pwd)\"/{staging}/SHA256SUMS; if grep -qx {bundle} {JOURNAL} 2>/dev/null && [ -f \"$staged\" ] && \
+         [ \"$(sha256sum < \"$staged\" | cut -d' ' -f1)\" = {sums} ] && (cd / && sha256sum --quiet --strict -c \"$staged\" >/dev/null 2>&1) && \
+         [ \"$(stat -c '%a %n' {paths} 2>/dev/null)\" = \"$(printf '%s' {modes})\" ]; then echo up-to-date; fi; ",
+        staging = quote(&context.staging),
+        bundle = quote(&format!("bundle={}", context.bundle_hash)),
+        sums = quote(&sums),
+        paths = paths.join(" "),
+        modes = quote(expected_modes.trim_end()),
+    )
 }
 
 /// The journal line block recorded after a successful install.

@@ -43,6 +43,9 @@ impl Phase for Upload {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        if context.facts(&node.name).up_to_date {
+            return Ok("already uploaded".into());
+        }
         let with_addons = context
             .first_control_plane()
             .is_some_and(|first| context.nodes[first].name == node.name);
