@@ -58,6 +58,11 @@ impl Phase for Preflight {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        // Checks are for what is about to be installed; a node already running this very
+        // bundle has nothing to install.
+        if context.facts(&node.name).up_to_date {
+            return Ok("nothing to check: the node already runs this bundle".into());
+        }
         let address = node.addresses.first().cloned().unwrap_or_default();
         let output = root(
             context,
