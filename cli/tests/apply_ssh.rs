@@ -461,6 +461,25 @@ fn a_link_cut_during_apply_fails_that_node_only_and_nothing_hangs() {
         lab.read_node_file(2, "/etc/kubernetes/kubelet.conf")
             .is_some()
     );
+
+    // The link is back: the same apply again completes, node3 catching up, the others untouched.
+    let output = kbundle(
+        &lab,
+        &apply_args(&zip, &hosts, &log),
+        Duration::from_secs(90),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains("node2: install ok")
+            && stderr.contains("already installed: nothing changed"),
+        "{stderr}"
+    );
+    assert!(
+        lab.read_node_file(3, "/etc/kubernetes/kubelet.conf")
+            .is_some(),
+        "node3 caught up"
+    );
 }
 
 #[test]
