@@ -3,6 +3,7 @@
 
 mod apply;
 mod args;
+mod clock;
 mod commands;
 mod files;
 mod ssh;

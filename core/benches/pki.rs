@@ -10,13 +10,12 @@
 //! `cargo bench -p kbundle-core --bench pki` runs everything (several minutes, RSA 3 + 1,000
 //! dominates); `KBUNDLE_BENCH_QUICK=1` runs the small sizes only, as CI does.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kbundle_core::config::raw::{
-    RawCertificates, RawClusterConfig, RawMetadata, RawNetworking, RawNode, RawSpec,
-};
 use kbundle_core::config::{ClusterConfig, KeyAlgorithm};
 use kbundle_core::pki::inventory::CERTIFICATE_AUTHORITIES;
 use kbundle_core::pki::{CertificateAuthority, KeyPair, LeafRequest, Pki, PkiInputs, Validity};
@@ -26,43 +25,8 @@ use rand_core::SeedableRng;
 const ISSUED_AT: i64 = 1_790_000_000;
 
 fn cluster(control_planes: usize, workers: usize, algorithm: KeyAlgorithm) -> ClusterConfig {
-    let nodes = (0..control_planes + workers)
-        .map(|index| RawNode {
-            name: Some(format!("node-{}", index + 1)),
-            address: Some(
-                std::net::Ipv4Addr::from(
-                    u32::from(std::net::Ipv4Addr::new(198, 18, 0, 1)) + index as u32,
-                )
-                .to_string(),
-            ),
-            roles: if index < control_planes {
-                vec!["control-plane".into(), "etcd".into()]
-            } else {
-                vec!["worker".into()]
-            },
-            ..RawNode::default()
-        })
-        .collect();
-    let raw = RawClusterConfig {
-        api_version: Some("kbundle.dev/v1alpha1".into()),
-        kind: Some("Cluster".into()),
-        metadata: RawMetadata {
-            name: Some("bench".into()),
-        },
-        spec: RawSpec {
-            control_plane_endpoint: Some("203.0.113.10:6443".into()),
-            nodes,
-            networking: RawNetworking {
-                pod_subnet: Some("100.64.0.0/10".into()),
-                ..RawNetworking::default()
-            },
-            certificates: RawCertificates {
-                key_algorithm: Some(algorithm.name().into()),
-                ..RawCertificates::default()
-            },
-            ..RawSpec::default()
-        },
-    };
+    let mut raw = common::cluster(control_planes, workers, false);
+    raw.spec.certificates.key_algorithm = Some(algorithm.name().into());
     ClusterConfig::from_raw(&raw)
         .expect("benchmark cluster is valid")
         .config

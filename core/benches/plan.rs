@@ -5,65 +5,13 @@
 //! Node addresses come from 198.18.0.0/15 (RFC 2544, set aside for benchmarks) and
 //! 2001:db8::/32 (documentation); nothing here touches a network.
 
+mod common;
+
 use std::hint::black_box;
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use kbundle_core::config::ClusterConfig;
-use kbundle_core::config::raw::{RawClusterConfig, RawMetadata, RawNetworking, RawNode, RawSpec};
 use kbundle_core::plan::NetworkPlan;
-
-fn raw_cluster(nodes: usize, dual_stack: bool) -> RawClusterConfig {
-    let base = u32::from(Ipv4Addr::new(198, 18, 0, 1));
-    let nodes = (0..nodes)
-        .map(|index| {
-            let v4 = Ipv4Addr::from(base + index as u32);
-            let address = if dual_stack {
-                format!("{v4},2001:db8::{:x}", index + 1)
-            } else {
-                v4.to_string()
-            };
-            let roles = if index < 3 {
-                vec!["control-plane".into(), "etcd".into()]
-            } else {
-                vec!["worker".into()]
-            };
-            RawNode {
-                name: Some(format!("node-{index}")),
-                address: Some(address),
-                roles,
-                ..RawNode::default()
-            }
-        })
-        .collect();
-    let (pods, services, masks) = if dual_stack {
-        (
-            "100.64.0.0/10,fd00:10:244::/48",
-            "10.96.0.0/16,fd00:10:96::/112",
-            "24,64",
-        )
-    } else {
-        ("100.64.0.0/10", "10.96.0.0/12", "24")
-    };
-    RawClusterConfig {
-        api_version: Some("kbundle.dev/v1alpha1".into()),
-        kind: Some("Cluster".into()),
-        metadata: RawMetadata {
-            name: Some("bench".into()),
-        },
-        spec: RawSpec {
-            control_plane_endpoint: Some("203.0.113.10:6443".into()),
-            nodes,
-            networking: RawNetworking {
-                pod_subnet: Some(pods.into()),
-                service_subnet: Some(services.into()),
-                node_cidr_mask_size: Some(masks.into()),
-                ..RawNetworking::default()
-            },
-            ..RawSpec::default()
-        },
-    }
-}
 
 /// Runs `work` repeatedly for about `budget` (at least 5 times) and returns (median, best).
 fn measure(budget: Duration, mut work: impl FnMut()) -> (Duration, Duration) {
@@ -96,7 +44,7 @@ fn main() {
     let mut goal_met = true;
     for dual_stack in [false, true] {
         for nodes in [10, 1_000, 5_000] {
-            let raw = raw_cluster(nodes, dual_stack);
+            let raw = common::cluster(3, nodes - 3, dual_stack);
             let config = ClusterConfig::from_raw(&raw)
                 .expect("benchmark cluster is valid")
                 .config;

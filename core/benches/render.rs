@@ -2,49 +2,18 @@
 //! addons) for 3 control-plane + 1,000 worker nodes. Prints the time of the PKI issue and of the
 //! render separately. `cargo bench -p kbundle-core --bench render`.
 
+mod common;
+
 use std::time::Instant;
 
 use kbundle_core::config::ClusterConfig;
-use kbundle_core::config::raw::{RawClusterConfig, RawMetadata, RawNetworking, RawNode, RawSpec};
 use kbundle_core::pki::{Pki, PkiInputs};
 use kbundle_core::plan::NetworkPlan;
 use kbundle_core::render::render;
 
 fn main() {
     let (control_planes, workers) = (3, 1_000);
-    let nodes = (0..control_planes + workers)
-        .map(|index| RawNode {
-            name: Some(format!("node-{index}")),
-            address: Some(
-                std::net::Ipv4Addr::from(
-                    u32::from(std::net::Ipv4Addr::new(198, 18, 0, 1)) + index as u32,
-                )
-                .to_string(),
-            ),
-            roles: if index < control_planes {
-                vec!["control-plane".into()]
-            } else {
-                vec!["worker".into()]
-            },
-            ..RawNode::default()
-        })
-        .collect();
-    let raw = RawClusterConfig {
-        api_version: Some("kbundle.dev/v1alpha1".into()),
-        kind: Some("Cluster".into()),
-        metadata: RawMetadata {
-            name: Some("bench".into()),
-        },
-        spec: RawSpec {
-            control_plane_endpoint: Some("203.0.113.10:6443".into()),
-            nodes,
-            networking: RawNetworking {
-                pod_subnet: Some("100.64.0.0/10".into()),
-                ..RawNetworking::default()
-            },
-            ..RawSpec::default()
-        },
-    };
+    let raw = common::cluster(control_planes, workers, false);
     let config = ClusterConfig::from_raw(&raw).expect("valid").config;
     let plan = NetworkPlan::new(&config);
     let issued_at = 1_790_000_000;

@@ -220,11 +220,7 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
     }
     // 1. Read and verify the bundle before any connection.
     let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let report = verify(&bundle, now);
+    let report = verify(&bundle, crate::clock::unix_now());
     if !report.is_ok() {
         for problem in &report.problems {
             eprintln!("error: {}: {problem}", args.bundle.display());

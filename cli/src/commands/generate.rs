@@ -44,7 +44,7 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
         seed: seed(args.seed.as_deref())?,
         issued_at: match args.issued_at {
             Some(seconds) => seconds,
-            None => now()?,
+            None => crate::clock::unix_now(),
         },
         existing_cas,
     };
@@ -108,11 +108,4 @@ fn seed(hex: Option<&str>) -> anyhow::Result<[u8; 32]> {
             .map_err(|error| anyhow::anyhow!("reading the system's random generator: {error}"))?,
     }
     Ok(seed)
-}
-
-fn now() -> anyhow::Result<i64> {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("the system clock is before 1970")?;
-    i64::try_from(elapsed.as_secs()).context("the system clock is out of range")
 }

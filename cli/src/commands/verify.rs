@@ -8,11 +8,7 @@ use crate::args::BundleArgs;
 
 pub(crate) fn run(args: &BundleArgs) -> Result<(), Failure> {
     let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let report = verify(&bundle, now);
+    let report = verify(&bundle, crate::clock::unix_now());
     let name = args.bundle.display();
     if report.is_ok() {
         println!(

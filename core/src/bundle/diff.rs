@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::Bundle;
-use super::install::{Effect, effect_of};
+use super::install::restart_of;
 use super::layout;
 
 /// One changed file.
@@ -149,29 +149,10 @@ pub fn diff(old: &Bundle, new: &Bundle) -> Vec<NodeDiff> {
                 },
                 _ => continue,
             };
-            if owner.is_some() {
-                match effect_of(path) {
-                    Effect::Containerd => {
-                        restarts.insert("containerd".to_owned());
-                    }
-                    Effect::Kubelet => {
-                        restarts.insert("kubelet".to_owned());
-                    }
-                    Effect::Sysctl => {
-                        restarts.insert("sysctl".to_owned());
-                    }
-                    Effect::Modules => {
-                        restarts.insert("modules".to_owned());
-                    }
-                    Effect::None => {
-                        if let Some(pod) = path
-                            .strip_prefix("/etc/kubernetes/manifests/")
-                            .and_then(|p| p.strip_suffix(".yaml"))
-                        {
-                            restarts.insert(format!("static pod {pod}"));
-                        }
-                    }
-                }
+            if owner.is_some()
+                && let Some(restart) = restart_of(path)
+            {
+                restarts.insert(restart);
             }
             changes.push(change);
         }

@@ -22,6 +22,32 @@ pub enum Effect {
     Modules,
 }
 
+impl Effect {
+    /// The name install.sh and the reports use: `none`, `containerd`, `kubelet`, `sysctl`,
+    /// `modules`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Containerd => "containerd",
+            Self::Kubelet => "kubelet",
+            Self::Sysctl => "sysctl",
+            Self::Modules => "modules",
+        }
+    }
+}
+
+/// What a change of this node file restarts: a service, a kernel setting, or the static pod the
+/// kubelet recreates; `None` when nothing restarts (certificates are re-read).
+pub fn restart_of(path: &str) -> Option<String> {
+    match effect_of(path) {
+        Effect::None => path
+            .strip_prefix("/etc/kubernetes/manifests/")
+            .and_then(|pod| pod.strip_suffix(".yaml"))
+            .map(|pod| format!("static pod {pod}")),
+        effect => Some(effect.name().to_owned()),
+    }
+}
+
 /// Which service a node file belongs to.
 pub fn effect_of(path: &str) -> Effect {
     if path.starts_with("/etc/containerd/") || path.contains("/containerd.service") {
@@ -162,13 +188,7 @@ umask 077
         )
     });
     for file in sorted {
-        let effect = match effect_of(&file.path) {
-            Effect::None => "none",
-            Effect::Containerd => "containerd",
-            Effect::Kubelet => "kubelet",
-            Effect::Sysctl => "sysctl",
-            Effect::Modules => "modules",
-        };
+        let effect = effect_of(&file.path).name();
         out.push_str(&format!(
             "place '{}' {:o} {effect}\n",
             file.path.trim_start_matches('/'),

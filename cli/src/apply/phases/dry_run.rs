@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use kbundle_core::bundle::diff::{is_secret, unified};
-use kbundle_core::bundle::install::{Effect, effect_of};
+use kbundle_core::bundle::install::restart_of;
 use kbundle_core::bundle::sha256_hex;
 
 use super::root;
@@ -74,22 +74,8 @@ impl Phase for DryRun {
             } else {
                 false
             };
-            if changed {
-                match effect_of(&file.path) {
-                    Effect::Containerd => {
-                        restarts.insert("containerd".to_owned());
-                    }
-                    Effect::Kubelet => {
-                        restarts.insert("kubelet".to_owned());
-                    }
-                    Effect::Sysctl => {
-                        restarts.insert("sysctl".to_owned());
-                    }
-                    Effect::Modules => {
-                        restarts.insert("modules".to_owned());
-                    }
-                    Effect::None => {}
-                }
+            if changed && let Some(restart) = restart_of(&file.path) {
+                restarts.insert(restart);
             }
         }
         if report.is_empty() {

@@ -69,10 +69,7 @@ impl Phase for Lock {
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
         let cluster_id = &context.cluster_id;
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let started = crate::clock::unix_now();
         let owner_line = format!(
             "{} started={started} cluster={}",
             owner(),

@@ -69,10 +69,7 @@ impl Phase for Preflight {
             node,
             &script(&address, node.has_role("control-plane"), &context.staging),
         )?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
+        let now = crate::clock::unix_now();
         let mut failures = Vec::new();
         let mut ignored = Vec::new();
         for line in output.stdout.lines() {

@@ -27,10 +27,7 @@ impl Phase for Reset {
             .iter()
             .map(|file| quote(file.path.trim_start_matches('/')))
             .collect();
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let stamp = crate::clock::unix_now();
         let backup = format!("{STATE_DIR}/backup/{stamp}");
         let wipe = if context.options.wipe_data {
             "rm -rf /var/lib/etcd /var/lib/kubelet/pods; echo wiped=etcd,kubelet-pods; "
