@@ -31,7 +31,6 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -484,59 +483,8 @@ fn processes_in(inodes: &HashSet<u64>) -> Vec<Process> {
 /// Runs `command` with `input` on its standard input and waits at most `limit`, like
 /// [`programs::run`] (which gives no input); a program still running then is killed by its pid
 /// and reported with status `None`.
-pub fn run_with_input(mut command: Command, input: &str, limit: Duration) -> Finished {
-    let described = programs::describe(&command);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start `{described}`: {error}: {LAB_INSTALL_HINT}"));
-    let writer = child.stdin.take().map(|mut stdin| {
-        let input = input.to_owned();
-        // A program that exits without reading makes this fail: that is its business.
-        thread::spawn(move || {
-            let _ = stdin.write_all(input.as_bytes());
-        })
-    });
-    let readers = [
-        child.stdout.take().map(|pipe| drain(Box::new(pipe))),
-        child.stderr.take().map(|pipe| drain(Box::new(pipe))),
-    ];
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-            Ok(None) | Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    if let Some(writer) = writer {
-        let _ = writer.join();
-    }
-    let [stdout, stderr] = readers.map(|reader| {
-        reader
-            .map(|handle| handle.join().unwrap_or_default())
-            .unwrap_or_default()
-    });
-    Finished {
-        command: described,
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-fn drain(mut pipe: Box<dyn Read + Send>) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
+pub fn run_with_input(command: Command, input: &str, limit: Duration) -> Finished {
+    programs::run_with(command, Some(input), limit, LAB_INSTALL_HINT)
 }
 
 impl Lab {

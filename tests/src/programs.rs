@@ -110,14 +110,37 @@ pub fn describe(command: &Command) -> String {
 
 /// Runs `command` with no stdin and waits at most `limit`; a program still running then is
 /// killed (by its pid, through its `Child`) and reported with status `None`.
-pub fn run(mut command: Command, limit: Duration) -> Finished {
+pub fn run(command: Command, limit: Duration) -> Finished {
+    run_with(command, None, limit, INSTALL_HINT)
+}
+
+/// Runs `command` with `input` on its standard input, like [`run`]; `hint` says what to install
+/// when the program cannot start.
+pub fn run_with(
+    mut command: Command,
+    input: Option<&str>,
+    limit: Duration,
+    hint: &str,
+) -> Finished {
     let described = describe(&command);
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|error| panic!("cannot start `{described}`: {error}: {INSTALL_HINT}"));
+        .unwrap_or_else(|error| panic!("cannot start `{described}`: {error}: {hint}"));
+    let writer = child.stdin.take().zip(input).map(|(mut stdin, input)| {
+        let input = input.to_owned();
+        // A program that exits without reading makes this fail: that is its business.
+        thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, input.as_bytes());
+        })
+    });
     let readers = [
         child.stdout.take().map(|pipe| drain(Box::new(pipe))),
         child.stderr.take().map(|pipe| drain(Box::new(pipe))),
@@ -135,6 +158,9 @@ pub fn run(mut command: Command, limit: Duration) -> Finished {
             }
         }
     };
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
     let [stdout, stderr] = readers.map(|reader| {
         reader
             .map(|handle| handle.join().unwrap_or_default())
