@@ -39,12 +39,37 @@ pub(crate) enum Command {
     Verify(BundleArgs),
     /// Show, per node, what changes between two bundles and what would restart.
     Diff(DiffArgs),
+    /// What the nodes need from outside (binaries and images), for air-gapped installs.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
     /// Install a bundle on its nodes over SSH and bring the cluster up, in phases.
     Apply(ApplyArgs),
     /// Report, per node, reachability and whether what the bundle installed is in place.
     Status(ApplyArgs),
     /// Remove what the bundle installed from its nodes (backed up), ready for a fresh apply.
     Reset(ApplyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ArtifactsCommand {
+    /// List every binary (version, architecture, address, checksum address) and image.
+    List(ArtifactsListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ArtifactsListArgs {
+    /// The bundle zip.
+    #[arg(value_name = "BUNDLE_ZIP")]
+    pub(crate) bundle: PathBuf,
+    /// Passphrase file for an encrypted bundle (asked for otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Only this architecture (amd64, arm64).
+    #[arg(long, value_name = "ARCH")]
+    pub(crate) arch: Option<String>,
+    /// A readable list, or JSON.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub(crate) output: Format,
 }
 
 #[derive(Debug, clap::Args)]

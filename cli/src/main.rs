@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Verify(args) => commands::verify::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
+        Command::Artifacts(args::ArtifactsCommand::List(args)) => commands::artifacts::list(&args),
         Command::Apply(args) => commands::apply::run(&args, commands::apply::Mode::Apply),
         Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
         Command::Reset(args) => commands::apply::run(&args, commands::apply::Mode::Reset),

@@ -274,3 +274,28 @@ fn diff_shows_per_node_changes_and_restarts_without_secrets() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("no changes"));
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+#[test]
+fn artifacts_list_names_every_binary_and_image() {
+    let directory = scratch("artifacts");
+    let config = workspace().join("examples/cluster-ha.yaml");
+    assert!(generate(&directory, &config, "ha.zip").status.success());
+    let output = kbundle(
+        &directory,
+        &["artifacts", "list", "ha.zip", "--arch", "amd64"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    insta::assert_snapshot!("artifacts-list-ha", String::from_utf8_lossy(&output.stdout));
+    let output = kbundle(
+        &directory,
+        &["artifacts", "list", "ha.zip", "--output", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["binaries"].as_array().map(Vec::len), Some(12));
+    let output = kbundle(
+        &directory,
+        &["artifacts", "list", "ha.zip", "--arch", "s390x"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

@@ -17,6 +17,7 @@
 //! assert_eq!(plan.nodes[0].pod_cidrs[0].to_string(), "10.244.0.0/24");
 //! ```
 
+pub mod artifacts;
 pub mod bundle;
 pub mod config;
 pub mod net;

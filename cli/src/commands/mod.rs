@@ -1,6 +1,7 @@
 //! One module per subcommand, plus how findings about a config are shown.
 
 pub(crate) mod apply;
+pub(crate) mod artifacts;
 pub(crate) mod diff;
 pub(crate) mod generate;
 pub(crate) mod init;

@@ -6,6 +6,8 @@
 //!                                 (path, sha256, mode, node)
 //! cluster.yaml                    the input, normalised, without secrets
 //! plan.json, plan.txt             the network plan, for machines and for people
+//! artifacts.json                  every binary (version, architecture, address, checksum
+//!                                 address) and image the nodes need, for air-gapped installs
 //! README.md                       how to install, with kbundle or by hand
 //! admin.conf                      the operator's kubeconfig (0600)
 //! addons/NN-name.yaml             objects applied once the API answers, in file-name order
@@ -25,6 +27,8 @@ pub const CLUSTER_YAML: &str = "cluster.yaml";
 pub const PLAN_JSON: &str = "plan.json";
 /// The plan as text.
 pub const PLAN_TEXT: &str = "plan.txt";
+/// What the nodes need from outside.
+pub const ARTIFACTS_JSON: &str = "artifacts.json";
 /// Instructions.
 pub const README: &str = "README.md";
 /// The operator's kubeconfig.

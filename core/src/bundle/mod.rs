@@ -115,6 +115,14 @@ impl Bundle {
             0o644,
             None,
         );
+        let artifacts = crate::artifacts::artifacts(&config, &rendered);
+        let artifacts_json = serde_json::to_string_pretty(&artifacts).unwrap_or_default() + "\n";
+        add(
+            layout::ARTIFACTS_JSON.into(),
+            artifacts_json.into_bytes(),
+            0o644,
+            None,
+        );
         add(
             layout::README.into(),
             readme(&config, &pki).into_bytes(),

@@ -63,6 +63,7 @@ fn layout_holds_the_contract_files_with_their_modes() {
         "cluster.yaml",
         "plan.json",
         "plan.txt",
+        "artifacts.json",
         "README.md",
         "admin.conf",
         "addons/00-nodes.yaml",
