@@ -54,6 +54,36 @@ pub(crate) enum Command {
 pub(crate) enum ArtifactsCommand {
     /// List every binary (version, architecture, address, checksum address) and image.
     List(ArtifactsListArgs),
+    /// Download them into a folder (on a connected machine), each checked against its checksum.
+    Fetch(ArtifactsFetchArgs),
+    /// Check a fetched folder: every file against the checksum recorded when it was fetched.
+    Check {
+        /// The folder `kbundle artifacts fetch` filled.
+        #[arg(value_name = "DIR")]
+        directory: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ArtifactsFetchArgs {
+    /// The bundle zip.
+    #[arg(value_name = "BUNDLE_ZIP")]
+    pub(crate) bundle: PathBuf,
+    /// The folder to fill.
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+    /// Only these architectures (amd64, arm64) [default: both].
+    #[arg(long, value_delimiter = ',', value_name = "ARCH")]
+    pub(crate) arch: Vec<String>,
+    /// A mirror holding a copy of the upstream layout (`<mirror>/<host>/<path>`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) mirror: Option<String>,
+    /// Binaries only: the nodes pull images from their registry or mirror.
+    #[arg(long)]
+    pub(crate) no_images: bool,
+    /// Passphrase file for an encrypted bundle (asked for otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +177,7 @@ pub(crate) struct ApplyArgs {
     /// Show, per node, what would change and restart; change nothing (only reads on the nodes).
     #[arg(long)]
     pub(crate) dry_run: bool,
+
     /// Install over nodes that belong to another cluster.
     #[arg(long)]
     pub(crate) force: bool,

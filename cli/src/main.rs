@@ -26,6 +26,10 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
         Command::Artifacts(args::ArtifactsCommand::List(args)) => commands::artifacts::list(&args),
+        Command::Artifacts(args::ArtifactsCommand::Fetch(args)) => commands::fetch::run(&args),
+        Command::Artifacts(args::ArtifactsCommand::Check { directory }) => {
+            commands::fetch::check(&directory)
+        }
         Command::Apply(args) => commands::apply::run(&args, commands::apply::Mode::Apply),
         Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
         Command::Reset(args) => commands::apply::run(&args, commands::apply::Mode::Reset),

@@ -299,3 +299,182 @@ fn artifacts_list_names_every_binary_and_image() {
     assert_eq!(output.status.code(), Some(1));
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+/// A loopback HTTP server over `directory`, ended by pid on drop.
+struct Mirror {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Mirror {
+    fn serve(directory: &Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(directory)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs (scripts/install-test-deps.sh installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("a first line");
+        let port = line
+            .split_whitespace()
+            .skip_while(|word| *word != "port")
+            .nth(1)
+            .expect("a port")
+            .to_owned();
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    kbundle_core::bundle::sha256_hex(bytes)
+}
+
+/// kbundle without proxy variables, so that loopback traffic stays on loopback.
+fn kbundle_offline(directory: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kbundle"));
+    for variable in [
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+        .args(args)
+        .current_dir(directory)
+        .stdin(Stdio::null())
+        .output()
+        .expect("kbundle runs")
+}
+
+#[test]
+fn artifacts_fetch_checks_every_download_against_its_published_checksum() {
+    let directory = scratch("fetch");
+    let config = workspace().join("examples/cluster.yaml");
+    assert!(generate(&directory, &config, "demo.zip").status.success());
+    let listed = kbundle(
+        &directory,
+        &[
+            "artifacts",
+            "list",
+            "demo.zip",
+            "--arch",
+            "amd64",
+            "--output",
+            "json",
+        ],
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    // A mirror with the upstream layout, fake files and their published checksums.
+    let mirror = directory.join("mirror");
+    let mirrored = |url: &str| mirror.join(url.trim_start_matches("https://"));
+    for binary in listed["binaries"].as_array().expect("binaries") {
+        let url = binary["url"].as_str().unwrap();
+        let name = url.rsplit('/').next().unwrap();
+        let contents = format!("kbundle test fixture standing in for {name}\n");
+        std::fs::create_dir_all(mirrored(url).parent().unwrap()).unwrap();
+        std::fs::write(mirrored(url), &contents).unwrap();
+        let published = format!("{}  {name}\n", sha256(contents.as_bytes()));
+        let sums = mirrored(binary["checksum_url"].as_str().unwrap());
+        let mut text = std::fs::read_to_string(&sums).unwrap_or_default();
+        text.push_str(&published);
+        std::fs::write(sums, text).unwrap();
+    }
+    let server = Mirror::serve(&mirror);
+    let output = kbundle_offline(
+        &directory,
+        &[
+            "artifacts",
+            "fetch",
+            "demo.zip",
+            "-o",
+            "out",
+            "--arch",
+            "amd64",
+            "--mirror",
+            &server.url,
+            "--no-images",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(directory.join("out/artifacts-fetched.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.as_array().map(Vec::len), Some(6));
+    let output = kbundle(&directory, &["artifacts", "check", "out"]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    // Altered after the fetch: refused.
+    std::fs::write(directory.join("out/binaries/amd64/kubelet"), "tampered\n").unwrap();
+    let output = kbundle(&directory, &["artifacts", "check", "out"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("does not match its recorded checksum"),
+        "{}",
+        text(&output)
+    );
+
+    // A download that does not match its published checksum is refused and not kept.
+    let kubelet = listed["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "kubelet")
+        .unwrap();
+    std::fs::write(
+        mirrored(kubelet["url"].as_str().unwrap()),
+        "swapped on the mirror\n",
+    )
+    .unwrap();
+    let output = kbundle_offline(
+        &directory,
+        &[
+            "artifacts",
+            "fetch",
+            "demo.zip",
+            "-o",
+            "again",
+            "--arch",
+            "amd64",
+            "--mirror",
+            &server.url,
+            "--no-images",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("kubelet: sha256"),
+        "{}",
+        text(&output)
+    );
+    assert!(!directory.join("again/binaries/amd64/kubelet").exists());
+    drop(server);
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

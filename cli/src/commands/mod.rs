@@ -3,6 +3,7 @@
 pub(crate) mod apply;
 pub(crate) mod artifacts;
 pub(crate) mod diff;
+pub(crate) mod fetch;
 pub(crate) mod generate;
 pub(crate) mod init;
 pub(crate) mod inspect;
@@ -28,6 +29,12 @@ pub(crate) enum Failure {
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
         Self::Other(error)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Other(error.into())
     }
 }
 

@@ -1,0 +1,280 @@
+//! `kbundle artifacts fetch`: on a connected machine, downloads every binary the bundle lists
+//! (with the system's curl), checks each against the checksum upstream publishes, and records
+//! what it got in `DIR/artifacts-fetched.json`, which `kbundle apply --artifacts DIR` checks
+//! again before anything is installed. Images are copied with skopeo when present.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use kbundle_core::bundle::{layout, sha256_hex};
+use serde::{Deserialize, Serialize};
+
+use super::{Failure, read_bundle};
+use crate::args::ArtifactsFetchArgs;
+
+/// Name of the record of a fetch, in the artifacts folder.
+pub(crate) const FETCHED: &str = "artifacts-fetched.json";
+
+/// One fetched file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Fetched {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) arch: String,
+    /// Path relative to the artifacts folder.
+    pub(crate) file: String,
+    pub(crate) sha256: String,
+    pub(crate) install_path: String,
+    pub(crate) nodes: String,
+}
+
+/// `mirror/<host>/<path>` for `https://<host>/<path>`: a mirror is a plain copy of the upstream
+/// layout (as `wget -x` leaves it).
+fn through_mirror(url: &str, mirror: Option<&str>) -> String {
+    match mirror {
+        Some(mirror) => format!(
+            "{}/{}",
+            mirror.trim_end_matches('/'),
+            url.trim_start_matches("https://")
+                .trim_start_matches("http://")
+        ),
+        None => url.to_owned(),
+    }
+}
+
+fn download(url: &str, to: &Path) -> anyhow::Result<()> {
+    let status = Command::new("curl")
+        .args(["-fsSL", "--retry", "2", "--max-time", "600", "-o"])
+        .arg(to)
+        .arg(url)
+        .status()
+        .context("running curl (is it installed?)")?;
+    if !status.success() {
+        bail!("downloading {url} failed (curl exit {:?})", status.code());
+    }
+    Ok(())
+}
+
+/// The SHA-256 a checksum file gives for `file_name`: a file of one bare hash, or
+/// `sha256sum` lines (`<hash>  <name>`).
+pub(crate) fn published_checksum(text: &str, file_name: &str) -> Option<String> {
+    let is_hash = |word: &str| word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit());
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    if let [line] = lines.as_slice()
+        && let Some(word) = line.split_whitespace().next()
+        && is_hash(word)
+        && line
+            .split_whitespace()
+            .nth(1)
+            .is_none_or(|name| name.trim_start_matches('*').ends_with(file_name))
+    {
+        return Some(word.to_ascii_lowercase());
+    }
+    lines.iter().find_map(|line| {
+        let mut words = line.split_whitespace();
+        let (hash, name) = (words.next()?, words.next()?);
+        (is_hash(hash) && name.trim_start_matches('*') == file_name)
+            .then(|| hash.to_ascii_lowercase())
+    })
+}
+
+pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
+    let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
+    let entry = bundle
+        .entry(layout::ARTIFACTS_JSON)
+        .context("the bundle has no artifacts.json (made by an older kbundle?)")?;
+    let artifacts: serde_json::Value =
+        serde_json::from_slice(&entry.contents).context("artifacts.json is not JSON")?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating `{}`", args.output.display()))?;
+    let mut fetched = Vec::new();
+    for binary in artifacts["binaries"].as_array().into_iter().flatten() {
+        let text = |key: &str| binary[key].as_str().unwrap_or_default().to_owned();
+        if !args.arch.is_empty() && !args.arch.contains(&text("arch")) {
+            continue;
+        }
+        let url = text("url");
+        let file_name = url.rsplit('/').next().unwrap_or("artifact").to_owned();
+        let relative = PathBuf::from("binaries")
+            .join(text("arch"))
+            .join(&file_name);
+        let target = args.output.join(&relative);
+        std::fs::create_dir_all(target.parent().context("a folder")?)?;
+        download(&through_mirror(&url, args.mirror.as_deref()), &target)?;
+        let sums = args
+            .output
+            .join("binaries")
+            .join(text("arch"))
+            .join(format!("{file_name}.published-sha256"));
+        download(
+            &through_mirror(&text("checksum_url"), args.mirror.as_deref()),
+            &sums,
+        )?;
+        let published = std::fs::read_to_string(&sums)?;
+        let _ = std::fs::remove_file(&sums);
+        let expected = published_checksum(&published, &file_name).with_context(|| {
+            format!("{} gives no checksum for {file_name}", text("checksum_url"))
+        })?;
+        let actual = sha256_hex(&std::fs::read(&target)?);
+        if actual != expected {
+            let _ = std::fs::remove_file(&target);
+            eprintln!(
+                "error: {file_name}: sha256 {actual} is not the published {expected}; removed"
+            );
+            return Err(Failure::Invalid);
+        }
+        eprintln!(
+            "fetched {} {} {} (sha256 checked)",
+            text("name"),
+            text("version"),
+            text("arch")
+        );
+        fetched.push(Fetched {
+            name: text("name"),
+            version: text("version"),
+            arch: text("arch"),
+            file: relative.to_string_lossy().into_owned(),
+            sha256: actual,
+            install_path: text("install_path"),
+            nodes: text("nodes"),
+        });
+    }
+    if args.no_images {
+        eprintln!(
+            "images not fetched (--no-images): nodes pull them from their registry or mirror"
+        );
+    } else {
+        let images: Vec<&str> = artifacts["images"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_str())
+            .collect();
+        let skopeo = Command::new("skopeo").arg("--version").output();
+        if skopeo.is_err() {
+            return Err(anyhow::anyhow!(
+                "skopeo is needed to fetch the {} images (apt-get install skopeo), or pass --no-images",
+                images.len()
+            )
+            .into());
+        }
+        std::fs::create_dir_all(args.output.join("images"))?;
+        for image in images {
+            let file = format!("images/{}.tar", image.replace(['/', ':'], "_"));
+            let status = Command::new("skopeo")
+                .args([
+                    "copy",
+                    &format!("docker://{image}"),
+                    &format!(
+                        "docker-archive:{}:{image}",
+                        args.output.join(&file).display()
+                    ),
+                ])
+                .status()
+                .context("running skopeo")?;
+            if !status.success() {
+                return Err(anyhow::anyhow!("copying {image} failed").into());
+            }
+            let sha256 = sha256_hex(&std::fs::read(args.output.join(&file))?);
+            fetched.push(Fetched {
+                name: image.to_owned(),
+                version: String::new(),
+                arch: String::new(),
+                file,
+                sha256,
+                install_path: "image".into(),
+                nodes: "all".into(),
+            });
+        }
+    }
+    let record = serde_json::to_string_pretty(&fetched).map_err(anyhow::Error::from)? + "\n";
+    crate::files::write_atomically(&args.output.join(FETCHED), record.as_bytes(), true)?;
+    eprintln!(
+        "wrote {}: {} artifacts; next: kbundle apply --artifacts {}",
+        args.output.join(FETCHED).display(),
+        fetched.len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// Reads an artifacts folder and checks every file against its recorded checksum, before
+/// anything is installed anywhere.
+pub(crate) fn verified(directory: &Path) -> anyhow::Result<Vec<Fetched>> {
+    let record = std::fs::read_to_string(directory.join(FETCHED)).with_context(|| {
+        format!(
+            "reading `{}` (made by kbundle artifacts fetch)",
+            directory.join(FETCHED).display()
+        )
+    })?;
+    let fetched: Vec<Fetched> =
+        serde_json::from_str(&record).context("the fetch record is not valid")?;
+    for artifact in &fetched {
+        if artifact.file.contains("..") || artifact.file.starts_with('/') {
+            bail!("the fetch record names an unsafe path `{}`", artifact.file);
+        }
+        let bytes = std::fs::read(directory.join(&artifact.file))
+            .with_context(|| format!("reading `{}`", artifact.file))?;
+        if sha256_hex(&bytes) != artifact.sha256 {
+            bail!(
+                "`{}` does not match its recorded checksum: the artifacts folder was altered or damaged; fetch again",
+                artifact.file
+            );
+        }
+    }
+    Ok(fetched)
+}
+
+/// `kbundle artifacts check DIR`.
+pub(crate) fn check(directory: &Path) -> Result<(), Failure> {
+    match verified(directory) {
+        Ok(fetched) => {
+            println!(
+                "{}: ok: {} artifacts match their recorded checksums",
+                directory.display(),
+                fetched.len()
+            );
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("error: {}: {error:#}", directory.display());
+            Err(Failure::Invalid)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_checksum_file_shapes() {
+        let hash = "a".repeat(64);
+        assert_eq!(
+            published_checksum(&format!("{hash}\n"), "kubelet"),
+            Some(hash.clone())
+        );
+        assert_eq!(
+            published_checksum(&format!("{hash}  kubelet\n"), "kubelet"),
+            Some(hash.clone())
+        );
+        let list = format!("{}  runc.arm64\n{hash}  runc.amd64\n", "b".repeat(64));
+        assert_eq!(published_checksum(&list, "runc.amd64"), Some(hash));
+        assert_eq!(published_checksum("not a hash", "x"), None);
+    }
+
+    #[test]
+    fn mirrors_keep_the_upstream_layout() {
+        assert_eq!(
+            through_mirror(
+                "https://dl.k8s.io/release/v1.37.1/bin/linux/amd64/kubelet",
+                Some("http://127.0.0.1:8080/")
+            ),
+            "http://127.0.0.1:8080/dl.k8s.io/release/v1.37.1/bin/linux/amd64/kubelet"
+        );
+    }
+}
