@@ -3,7 +3,7 @@
 # Rust pieces. Idempotent; needs root for apt (CI and developer machines run as root).
 set -euo pipefail
 
-packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo)
+packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo curl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
