@@ -354,17 +354,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// kbundle without proxy variables, so that loopback traffic stays on loopback.
 fn kbundle_offline(directory: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kbundle"));
-    for variable in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
-        command.env_remove(variable);
-    }
+    let mut command = kbundle_tests::programs::command(env!("CARGO_BIN_EXE_kbundle"));
     command
         .args(args)
         .current_dir(directory)

@@ -78,12 +78,12 @@ pub fn write_node_files(root: &Path, pki: &Pki, config: &ClusterConfig) -> Vec<V
     config
         .nodes
         .iter()
-        .map(|node| write_files_of(root, pki, config, node))
+        .map(|node| write_files_of(root, pki, node))
         .collect()
 }
 
-fn write_files_of(root: &Path, pki: &Pki, config: &ClusterConfig, node: &Node) -> Vec<String> {
-    pki.node_files(config, node)
+fn write_files_of(root: &Path, pki: &Pki, node: &Node) -> Vec<String> {
+    pki.node_files(node)
         .into_iter()
         .map(|file| {
             let secret = file.path.ends_with(".key")

@@ -109,8 +109,7 @@ pub(crate) fn run(
                     because: "it failed in an earlier phase".into(),
                 });
             }
-            for (index, outcome, seconds) in run_group(context, phase.as_ref(), &runnable, reporter)
-            {
+            for (index, outcome) in run_group(context, phase.as_ref(), &runnable, reporter) {
                 match outcome {
                     Ok(_) => {
                         results[index].last_phase = Some(phase.name().into());
@@ -118,16 +117,14 @@ pub(crate) fn run(
                     }
                     Err(reason) => results[index].failure = Some((phase.name().into(), reason)),
                 }
-                let _ = seconds;
             }
-            if let Some((failed, reason)) = results.iter().find_map(|result| {
+            if let Some(failed) = results.iter().find_map(|result| {
                 result
                     .failure
                     .as_ref()
                     .filter(|(name, reason)| name == phase.name() && phase.stops_run(reason))
-                    .map(|(_, reason)| (result.node.clone(), reason.clone()))
+                    .map(|_| result.node.clone())
             }) {
-                let _ = reason;
                 stopped_because = Some(format!(
                     "{} failed on {failed}: nothing was changed on any node",
                     phase.name()
@@ -180,7 +177,7 @@ fn run_group(
     phase: &dyn Phase,
     indexes: &[usize],
     reporter: &dyn Reporter,
-) -> Vec<(usize, Outcome, f64)> {
+) -> Vec<(usize, Outcome)> {
     let next = AtomicUsize::new(0);
     let done = Mutex::new(Vec::with_capacity(indexes.len()));
     let workers = context.options.concurrency.clamp(1, indexes.len().max(1));
@@ -208,14 +205,14 @@ fn run_group(
                         seconds,
                     });
                     if let Ok(mut done) = done.lock() {
-                        done.push((index, outcome, seconds));
+                        done.push((index, outcome));
                     }
                 }
             });
         }
     });
     let mut done = done.into_inner().unwrap_or_default();
-    done.sort_by_key(|(index, _, _)| *index);
+    done.sort_by_key(|(index, _)| *index);
     done
 }
 

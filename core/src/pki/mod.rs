@@ -340,7 +340,7 @@ impl Pki {
     /// key, with which the controller manager signs kubelet CSRs); etcd members add their own
     /// etcd certificates. No node gets the front-proxy or etcd CA keys, and workers get no key
     /// but their kubelet's.
-    pub fn node_files(&self, config: &ClusterConfig, node: &Node) -> Vec<PkiFile> {
+    pub fn node_files(&self, node: &Node) -> Vec<PkiFile> {
         let mut files: BTreeMap<String, PkiFile> = BTreeMap::new();
         let mut add = |path: String, contents: &str, mode: u32| {
             files.insert(
@@ -408,7 +408,6 @@ impl Pki {
                 );
             }
         }
-        let _ = config;
         files.into_values().collect()
     }
 }

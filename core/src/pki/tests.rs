@@ -278,7 +278,7 @@ fn single_control_plane_without_endpoint_uses_its_address() {
 fn same_seed_gives_the_same_bytes_and_another_seed_does_not() {
     let config = single_node();
     let (first, second, other) = (issue(&config, 7), issue(&config, 7), issue(&config, 8));
-    let files = |pki: &Pki| pki.node_files(&config, &config.nodes[0]);
+    let files = |pki: &Pki| pki.node_files(&config.nodes[0]);
     assert_eq!(files(&first), files(&second));
     assert_ne!(files(&first), files(&other));
     assert_eq!(first.bootstrap_token, second.bootstrap_token);
@@ -289,7 +289,7 @@ fn workers_get_only_the_ca_certificate_and_their_kubelet_credentials() {
     let config = high_availability();
     let pki = issue(&config, 9);
     let worker = config.nodes.iter().find(|n| n.name == "worker1").unwrap();
-    let files = pki.node_files(&config, worker);
+    let files = pki.node_files(worker);
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -311,7 +311,7 @@ fn control_plane_nodes_get_what_their_components_read_and_no_other_ca_key() {
     let config = high_availability();
     let pki = issue(&config, 10);
     let cp2 = &config.nodes[1];
-    let files = pki.node_files(&config, cp2);
+    let files = pki.node_files(cp2);
     let paths: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     for expected in [
         "/etc/kubernetes/pki/ca.key",
@@ -346,7 +346,7 @@ fn control_plane_nodes_get_what_their_components_read_and_no_other_ca_key() {
             file.path
         );
     }
-    let cp1_files = pki.node_files(&config, &config.nodes[0]);
+    let cp1_files = pki.node_files(&config.nodes[0]);
     assert!(
         cp1_files
             .iter()

@@ -70,7 +70,7 @@ pub fn render(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki, issued_at: 
         .iter()
         .map(|node| {
             let mut files: Vec<RenderedFile> = pki
-                .node_files(config, node)
+                .node_files(node)
                 .into_iter()
                 .map(|file| RenderedFile::new(file.path, file.contents, file.mode))
                 .collect();

@@ -28,8 +28,7 @@ impl Phase for WaitEtcd {
             .unwrap_or_default()
     }
 
-    fn run_on(&self, context: &Context, _node: &NodeTarget) -> Outcome {
-        let node = _node;
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
         let members: Vec<String> = context
             .nodes
             .iter()
