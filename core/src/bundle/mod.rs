@@ -16,7 +16,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::config::{ClusterConfig, Diagnostics, RawClusterConfig};
-use crate::pki::{Pki, PkiInputs};
+use crate::pki::{KeyPair, Pki, PkiInputs};
 use crate::plan::NetworkPlan;
 use crate::render::{RenderedFile, render};
 use manifest::{BundleManifest, FileEntry, NodeEntry};
@@ -80,9 +80,19 @@ impl Bundle {
     /// Generates the bundle of a cluster: validates `raw`, issues the PKI, renders every file
     /// and lays them out.
     pub fn generate(raw: &RawClusterConfig, inputs: &PkiInputs) -> Result<Self, GenerateError> {
+        Self::generate_with_keys(raw, inputs, Vec::new())
+    }
+
+    /// [`Bundle::generate`] with private keys made elsewhere (the browser's WebCrypto), used in
+    /// order before any is made from the seed; see [`Pki::issue_with_keys`].
+    pub fn generate_with_keys(
+        raw: &RawClusterConfig,
+        inputs: &PkiInputs,
+        premade_keys: Vec<KeyPair>,
+    ) -> Result<Self, GenerateError> {
         let config = ClusterConfig::from_raw(raw)?.config;
         let plan = NetworkPlan::new(&config);
-        let pki = Pki::issue(&config, inputs)?;
+        let pki = Pki::issue_with_keys(&config, inputs, premade_keys)?;
         let rendered = render(&config, &plan, &pki, inputs.issued_at);
 
         let mut entries: Vec<(Entry, Option<String>)> = Vec::new();

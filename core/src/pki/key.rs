@@ -81,6 +81,20 @@ impl KeyPair {
         Self::from_inner(inner)
     }
 
+    /// Reads an unencrypted PKCS#8 private key in DER, as WebCrypto's `exportKey("pkcs8")` gives.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Error> {
+        let inner = if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+            Inner::EcdsaP256(key)
+        } else if let Ok(key) = rsa::PrivateKey::from_pkcs8_der(der) {
+            Inner::Rsa(Box::new(key))
+        } else {
+            return Err(Error::Key(
+                "a PKCS#8 key that is neither ECDSA P-256 nor RSA".into(),
+            ));
+        };
+        Self::from_inner(inner)
+    }
+
     fn from_inner(inner: Inner) -> Result<Self, Error> {
         let public_raw = match &inner {
             Inner::EcdsaP256(key) => key.verifying_key().to_sec1_point(false).as_bytes().to_vec(),

@@ -160,6 +160,36 @@ pub struct Pki {
 impl Pki {
     /// Issues everything for `config`.
     pub fn issue(config: &ClusterConfig, inputs: &PkiInputs) -> Result<Self, Error> {
+        Self::issue_with_keys(config, inputs, Vec::new())
+    }
+
+    /// How many private keys issuing makes for `config` (CAs brought by the user need none).
+    pub fn key_count(config: &ClusterConfig, existing_cas: &[ExistingCa]) -> usize {
+        let provided = |kind: CaKind| existing_cas.iter().any(|ca| ca.kind == kind);
+        CERTIFICATE_AUTHORITIES
+            .iter()
+            .filter(|spec| !provided(spec.kind))
+            .count()
+            + CERTIFICATES
+                .iter()
+                .map(|spec| nodes_in(config, spec.scope).len())
+                .sum::<usize>()
+            + KUBECONFIGS
+                .iter()
+                .map(|spec| kubeconfig_holders(config, spec.scope).len())
+                .sum::<usize>()
+            + 1
+    }
+
+    /// Issues everything for `config`, taking private keys from `premade` first, in order, and
+    /// making the rest from the seed. The browser makes RSA keys with its own WebCrypto (native
+    /// code, several at once), far faster than pure-Rust prime search in wasm; every premade key
+    /// must be of the configured algorithm and size.
+    pub fn issue_with_keys(
+        config: &ClusterConfig,
+        inputs: &PkiInputs,
+        premade: Vec<KeyPair>,
+    ) -> Result<Self, Error> {
         let mut rng = ChaCha20Rng::from_seed(inputs.seed);
         let algorithm = config.certificates.key_algorithm;
         let ca_validity = Validity {
@@ -175,20 +205,9 @@ impl Pki {
 
         // Every key gets its own seed drawn in a fixed order, so keys can be made in parallel
         // (RSA key generation dominates) and still come out the same for the same inputs.
-        let provided = |kind: CaKind| inputs.existing_cas.iter().any(|ca| ca.kind == kind);
-        let key_count = CERTIFICATE_AUTHORITIES
-            .iter()
-            .filter(|spec| !provided(spec.kind))
-            .count()
-            + CERTIFICATES
-                .iter()
-                .map(|spec| nodes_in(config, spec.scope).len())
-                .sum::<usize>()
-            + KUBECONFIGS
-                .iter()
-                .map(|spec| kubeconfig_holders(config, spec.scope).len())
-                .sum::<usize>()
-            + 1;
+        // The seeds are drawn for every key even when some are premade, so the rest of the
+        // random stream (serials, token) does not depend on how the keys were made.
+        let key_count = Self::key_count(config, &inputs.existing_cas);
         let seeds: Vec<[u8; 32]> = (0..key_count)
             .map(|_| {
                 let mut seed = [0u8; 32];
@@ -196,7 +215,18 @@ impl Pki {
                 seed
             })
             .collect();
-        let mut keys = key::generate_all(algorithm, &seeds)?.into_iter();
+        if let Some(wrong) = premade.iter().find(|key| key.algorithm() != algorithm) {
+            return Err(Error::Key(format!(
+                "a premade key is {}, the config asks for {}",
+                wrong.algorithm().name(),
+                algorithm.name()
+            )));
+        }
+        let premade_count = premade.len().min(key_count);
+        let mut keys = premade
+            .into_iter()
+            .take(premade_count)
+            .chain(key::generate_all(algorithm, &seeds[premade_count..])?);
         let mut next_key = || {
             keys.next()
                 .ok_or_else(|| Error::Key("fewer keys than certificates".into()))

@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 
 use super::*;
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, KeyAlgorithm};
+use p256::pkcs8::EncodePrivateKey;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 
 const ISSUED_AT: i64 = 1_790_000_000;
 
@@ -462,4 +465,57 @@ fn ecdsa_keys_are_sec1() {
             .key_pem
             .starts_with("-----BEGIN EC PRIVATE KEY-----")
     );
+}
+
+#[test]
+fn premade_keys_are_used_first_and_the_rest_comes_from_the_seed() {
+    let config = single_node();
+    let inputs = PkiInputs {
+        seed: [3; 32],
+        issued_at: 1_800_000_000,
+        existing_cas: Vec::new(),
+    };
+    let from_seed = Pki::issue(&config, &inputs).expect("issues");
+    // A key as WebCrypto would export it: PKCS#8 DER.
+    let premade_pem = KeyPair::generate(
+        KeyAlgorithm::EcdsaP256,
+        &mut ChaCha20Rng::from_seed([9; 32]),
+    )
+    .expect("key")
+    .private_pem()
+    .expect("pem");
+    let der = p256::SecretKey::from_sec1_pem(&premade_pem)
+        .expect("sec1")
+        .to_pkcs8_der()
+        .expect("pkcs8");
+    let premade = KeyPair::from_pkcs8_der(der.as_bytes()).expect("reads PKCS#8 DER");
+    let mixed = Pki::issue_with_keys(&config, &inputs, vec![premade]).expect("issues");
+
+    // The first key made is the first CA's: it is now the premade one.
+    assert_eq!(mixed.authorities[0].material().key_pem, premade_pem);
+    assert_ne!(
+        from_seed.authorities[0].material().certificate_pem,
+        mixed.authorities[0].material().certificate_pem
+    );
+    // Later keys and the token still come from the seed, unchanged.
+    assert_eq!(
+        from_seed.service_account.key_pem,
+        mixed.service_account.key_pem
+    );
+    assert_eq!(from_seed.bootstrap_token, mixed.bootstrap_token);
+    assert!(Pki::key_count(&config, &[]) > 1);
+}
+
+#[test]
+fn a_premade_key_of_another_algorithm_is_refused() {
+    let config = single_node();
+    let inputs = PkiInputs {
+        seed: [3; 32],
+        issued_at: 1_800_000_000,
+        existing_cas: Vec::new(),
+    };
+    let rsa = KeyPair::generate(KeyAlgorithm::Rsa2048, &mut ChaCha20Rng::from_seed([9; 32]))
+        .expect("key");
+    let error = Pki::issue_with_keys(&config, &inputs, vec![rsa]).expect_err("refused");
+    assert!(error.to_string().contains("RSA-2048"), "{error}");
 }
