@@ -201,13 +201,16 @@ impl Checked {
 
     /// Findings about `path` itself or anything inside it (`spec.nodes[0]` holds
     /// `spec.nodes[0].address`).
-    pub fn about<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Diagnostic> + 'a {
-        self.diagnostics.iter().filter(move |d| {
-            d.path == path
-                || d.path
-                    .strip_prefix(path)
-                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-        })
+    pub fn about(&self, path: &str) -> Vec<&Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| {
+                d.path == path
+                    || d.path
+                        .strip_prefix(path)
+                        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            })
+            .collect()
     }
 }
 
@@ -671,16 +674,16 @@ mod tests {
         form.nodes[1].address = "192.0.2.300".into();
         let checked = form.check();
         assert!(checked.validated.is_none());
-        let errors: Vec<_> = checked.about("spec.nodes[1]").collect();
+        let errors: Vec<_> = checked.about("spec.nodes[1]");
         assert!(
             errors
                 .iter()
                 .any(|d| d.path == "spec.nodes[1].address" && d.hint.is_some()),
             "{errors:?}"
         );
-        assert_eq!(checked.about("spec.nodes[0]").count(), 0);
+        assert_eq!(checked.about("spec.nodes[0]").len(), 0);
         // A prefix that is not a whole path step claims nothing.
-        assert_eq!(checked.about("spec.nodes[1").count(), 0);
+        assert_eq!(checked.about("spec.nodes[1").len(), 0);
     }
 
     #[test]
@@ -690,8 +693,8 @@ mod tests {
         form.networking.mtu = "-5".into();
         let checked = form.check();
         assert!(checked.validated.is_none());
-        assert_eq!(checked.about("spec.ssh.port").count(), 1);
-        assert_eq!(checked.about("spec.networking.mtu").count(), 1);
+        assert_eq!(checked.about("spec.ssh.port").len(), 1);
+        assert_eq!(checked.about("spec.networking.mtu").len(), 1);
     }
 
     #[test]
@@ -732,7 +735,7 @@ mod tests {
         assert!(form.needs_endpoint());
         let checked = form.check();
         assert!(
-            checked.about("spec.controlPlaneEndpoint").count() >= 1,
+            checked.about("spec.controlPlaneEndpoint").len() >= 1,
             "{:?}",
             checked.diagnostics
         );
@@ -758,7 +761,7 @@ mod tests {
         let mut form = Form::example();
         form.nodes[0].labels = "disk=ssd, gpu".into();
         let checked = form.check();
-        let found: Vec<_> = checked.about("spec.nodes[0].labels").collect();
+        let found: Vec<_> = checked.about("spec.nodes[0].labels");
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].value.as_deref(), Some("gpu"));
     }

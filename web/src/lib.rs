@@ -14,6 +14,6 @@ pub mod build;
 pub mod form;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-mod app;
+pub mod app;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-mod browser;
+pub mod browser;

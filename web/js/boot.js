@@ -1,0 +1,77 @@
+// kbundle's page boot (classic script, inlined into dist/index.html after the wasm-bindgen glue).
+// The module's bytes are in the page itself (#kbundle-wasm, base64), so the page works from
+// file:// and with a Content-Security-Policy that forbids every request: nothing is fetched.
+// The same compiled module is handed to one Web Worker, made from a Blob of the glue and
+// web/js/worker.js, which builds bundles off the main thread.
+"use strict";
+(function () {
+  function bytesOf(id) {
+    const text = document.getElementById(id).textContent.trim();
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  function fail(message) {
+    const app = document.getElementById("app");
+    app.textContent = "";
+    const p = document.createElement("p");
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = "kbundle could not start: " + message;
+    app.appendChild(p);
+  }
+
+  let worker = null;
+  let nextId = 1;
+  const pending = new Map();
+
+  function startWorker(module) {
+    const source =
+      document.getElementById("kbundle-glue").textContent +
+      "\n" +
+      document.getElementById("kbundle-worker").textContent;
+    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    worker = new Worker(url, { name: "kbundle-builder" });
+    worker.onmessage = (event) => {
+      const message = event.data;
+      const job = pending.get(message.id);
+      if (!job) return;
+      if (message.type === "progress") {
+        job.onProgress(message.text);
+      } else if (message.type === "done") {
+        pending.delete(message.id);
+        job.resolve({ zip: message.zip, millis: message.millis });
+      } else if (message.type === "error") {
+        pending.delete(message.id);
+        job.reject(message.message);
+      }
+    };
+    worker.onerror = (event) => {
+      for (const job of pending.values()) job.reject("the builder stopped: " + event.message);
+      pending.clear();
+    };
+    worker.postMessage({ type: "init", module });
+  }
+
+  // Called by the page (web/src/browser.rs): resolves to { zip: Uint8Array, millis }.
+  window.kbundleBuild = (yaml, passphrase, onProgress) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject, onProgress });
+      worker.postMessage({ type: "build", id, yaml, passphrase });
+    });
+
+  (async () => {
+    try {
+      const module = await WebAssembly.compile(bytesOf("kbundle-wasm"));
+      startWorker(module);
+      await wasm_bindgen({ module_or_path: module });
+      wasm_bindgen.mount_app();
+    } catch (error) {
+      fail(String(error && error.message ? error.message : error));
+    }
+  })();
+})();

@@ -1,0 +1,57 @@
+// kbundle's bundle builder, run in a Web Worker (a Blob of the wasm-bindgen glue followed by
+// this file). It makes RSA keys with the browser's WebCrypto (native code, all at once) because
+// pure-Rust prime search in wasm takes ~0.2 s per key; ECDSA keys are made by the core itself.
+"use strict";
+let ready = null;
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  if (message.type === "init") {
+    ready = wasm_bindgen({ module_or_path: message.module });
+    return;
+  }
+  if (message.type !== "build") return;
+  const id = message.id;
+  const progress = (text) => self.postMessage({ type: "progress", id, text });
+  try {
+    const started = performance.now();
+    await ready;
+    const plan = JSON.parse(wasm_bindgen.worker_key_plan(message.yaml));
+    let keys = [];
+    if (plan.rsaBits) {
+      let made = 0;
+      progress(`Making ${plan.count} RSA-${plan.rsaBits} keys…`);
+      keys = await Promise.all(
+        Array.from({ length: plan.count }, async () => {
+          const pair = await crypto.subtle.generateKey(
+            {
+              name: "RSASSA-PKCS1-v1_5",
+              modulusLength: plan.rsaBits,
+              publicExponent: new Uint8Array([1, 0, 1]),
+              hash: "SHA-256",
+            },
+            true,
+            ["sign", "verify"],
+          );
+          const der = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+          made += 1;
+          progress(`Made ${made} of ${plan.count} RSA-${plan.rsaBits} keys…`);
+          return der;
+        }),
+      );
+    }
+    progress(`Signing certificates and writing the zip…`);
+    const seed = crypto.getRandomValues(new Uint8Array(32));
+    const zip = wasm_bindgen.worker_build(
+      message.yaml,
+      seed,
+      Math.floor(Date.now() / 1000),
+      message.passphrase || "",
+      keys,
+    );
+    const millis = performance.now() - started;
+    self.postMessage({ type: "done", id, zip, millis }, [zip.buffer]);
+  } catch (error) {
+    self.postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
+  }
+};

@@ -1,0 +1,210 @@
+//! The page's ties to the browser: the entry points the boot script and the worker call, the
+//! download of bytes as a file, local storage, reading a dropped or picked file, and the bundle
+//! build handed to the Web Worker (`window.kbundleBuild`, defined by `web/js/boot.js`).
+
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::build::{BuildRequest, build_zip, key_plan};
+use crate::form::Form;
+
+/// Where the form is kept between visits (without passwords: see [`Form::for_storage`]).
+const STORAGE_KEY: &str = "kbundle.form.v1";
+
+/// Mounts the page into `#app`. Called by the boot script once the module is instantiated.
+#[wasm_bindgen]
+pub fn mount_app() -> Result<(), JsValue> {
+    let root = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id("app"))
+        .ok_or_else(|| JsValue::from_str("the page has no #app element"))?;
+    yew::Renderer::<crate::app::App>::with_root(root).render();
+    Ok(())
+}
+
+/// Worker: the key plan of a `cluster.yaml`, as JSON (`{"count": 23, "rsaBits": 2048}`).
+#[wasm_bindgen]
+pub fn worker_key_plan(yaml: &str) -> Result<String, JsValue> {
+    let plan = key_plan(yaml).map_err(|error| JsValue::from_str(&error))?;
+    serde_json::to_string(&plan).map_err(|error| JsValue::from_str(&error.to_string()))
+}
+
+/// Worker: builds the zip. `keys` are PKCS#8 DER keys from WebCrypto (an array of Uint8Array).
+#[wasm_bindgen]
+pub fn worker_build(
+    yaml: String,
+    seed: &[u8],
+    issued_at: f64,
+    passphrase: String,
+    keys: Array,
+) -> Result<Vec<u8>, JsValue> {
+    let seed: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| JsValue::from_str("the seed must be 32 bytes"))?;
+    let premade_keys = keys
+        .iter()
+        .map(|key| Uint8Array::new(&key).to_vec())
+        .collect();
+    let request = BuildRequest {
+        yaml,
+        seed,
+        // Whole seconds since 1970 fit an f64 exactly.
+        issued_at: issued_at as i64,
+        passphrase: (!passphrase.is_empty()).then_some(passphrase),
+        premade_keys,
+    };
+    build_zip(&request).map_err(|error| JsValue::from_str(&error))
+}
+
+/// A finished build.
+pub struct Built {
+    /// The zip.
+    pub zip: Vec<u8>,
+    /// Milliseconds from the request to the zip, measured in the worker.
+    pub millis: f64,
+}
+
+/// Asks the worker for a bundle; `on_progress` gets a short text per stage.
+pub async fn build_in_worker(
+    yaml: &str,
+    passphrase: &str,
+    on_progress: impl Fn(String) + 'static,
+) -> Result<Built, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let build: Function = Reflect::get(&window, &JsValue::from_str("kbundleBuild"))
+        .ok()
+        .and_then(|value| value.dyn_into().ok())
+        .ok_or("the worker is not ready (kbundleBuild missing)")?;
+    let progress = Closure::<dyn Fn(JsValue)>::new(move |text: JsValue| {
+        on_progress(text.as_string().unwrap_or_default());
+    });
+    let promise: Promise = build
+        .call3(
+            &JsValue::NULL,
+            &JsValue::from_str(yaml),
+            &JsValue::from_str(passphrase),
+            progress.as_ref(),
+        )
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(describe)?;
+    let result = JsFuture::from(promise).await.map_err(describe)?;
+    drop(progress);
+    let zip = Reflect::get(&result, &JsValue::from_str("zip")).map_err(describe)?;
+    let millis = Reflect::get(&result, &JsValue::from_str("millis"))
+        .ok()
+        .and_then(|value| value.as_f64())
+        .unwrap_or_default();
+    Ok(Built {
+        zip: Uint8Array::new(&zip).to_vec(),
+        millis,
+    })
+}
+
+/// Saves `bytes` as a download named `name` (a Blob, an object URL and a clicked link).
+pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
+    let document = web_sys::window()
+        .and_then(|window| window.document())
+        .ok_or("no document")?;
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob =
+        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(describe)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)?;
+    let link: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(|_| "not a link".to_owned())?;
+    link.set_href(&url);
+    link.set_download(name);
+    link.set_attribute("hidden", "").map_err(describe)?;
+    document
+        .body()
+        .ok_or("no body")?
+        .append_child(&link)
+        .map_err(describe)?;
+    link.click();
+    link.remove();
+    // The click has started the download; the URL may go once this task ends.
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            revoke.unchecked_ref(),
+            10_000,
+        );
+    }
+    Ok(())
+}
+
+/// The form saved by an earlier visit, if any and readable.
+pub fn load_form() -> Option<Form> {
+    let storage = web_sys::window()?.local_storage().ok()??;
+    let text = storage.get_item(STORAGE_KEY).ok()??;
+    serde_json::from_str(&text).ok()
+}
+
+/// Keeps the form for the next visit, without passwords.
+pub fn save_form(form: &Form) {
+    let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) else {
+        return;
+    };
+    if let Ok(text) = serde_json::to_string(&form.for_storage()) {
+        // Storage full or disabled (private mode): the page works without it.
+        let _ = storage.set_item(STORAGE_KEY, &text);
+    }
+}
+
+/// Forgets the saved form.
+pub fn clear_saved_form() {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.remove_item(STORAGE_KEY);
+    }
+}
+
+/// The text of a picked or dropped file, read locally.
+pub async fn read_file(file: web_sys::File) -> Result<String, String> {
+    let text = JsFuture::from(file.text()).await.map_err(describe)?;
+    text.as_string().ok_or_else(|| "the file is not text".into())
+}
+
+/// Milliseconds since the page started loading.
+pub fn now_millis() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map(|performance| performance.now())
+        .unwrap_or_default()
+}
+
+/// Leaves a figure where the benchmark and the tests read it (`window.kbundleTimings`).
+pub fn record_timing(name: &str, value: f64) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let key = JsValue::from_str("kbundleTimings");
+    let timings = Reflect::get(&window, &key)
+        .ok()
+        .filter(|value| value.is_object())
+        .unwrap_or_else(|| {
+            let object: JsValue = js_sys::Object::new().into();
+            let _ = Reflect::set(&window, &key, &object);
+            object
+        });
+    let _ = Reflect::set(&timings, &JsValue::from_str(name), &JsValue::from_f64(value));
+}
+
+fn describe(value: JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| {
+            value
+                .dyn_ref::<js_sys::Error>()
+                .map(|error| String::from(error.message()))
+        })
+        .unwrap_or_else(|| format!("{value:?}"))
+}
