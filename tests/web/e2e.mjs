@@ -1,0 +1,146 @@
+// End-to-end run of the configurator in Debian's Chromium (playwright-core drives the browser
+// already on the machine; nothing is downloaded). Called by cli/tests/web.rs, which serves
+// dist/ on loopback, then checks what this script saved with `kbundle verify` and openssl.
+//
+// usage: node e2e.mjs <page-url> <out-dir> <import-fixture.yaml> <file-url-of-the-page>
+// writes into <out-dir>: e2e-bundle.zip, e2e-rsa-bundle.zip, exported.yaml, reexported.yaml,
+// requests.json (every request the page made), checks.json (what the page showed), page.png.
+import { chromium } from "playwright-core";
+import { writeFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [pageUrl, outDir, fixture, fileUrl] = process.argv.slice(2);
+const openDetails = (page, selector) =>
+  page.evaluate((selector) => { document.querySelector(selector).open = true; }, selector);
+const checks = {};
+const requests = [];
+const problems = [];
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  context.on("request", (request) => requests.push(request.url()));
+  const page = await context.newPage();
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+
+  await page.goto(pageUrl);
+  await page.waitForSelector("#download:not([disabled])");
+
+  // A 3-node cluster from scratch: name, pasted addresses.
+  await page.fill("#f-metadata-name", "e2e");
+  while ((await page.locator("li.node button.remove").count()) > 0) {
+    await page.locator("li.node button.remove").first().click();
+  }
+  checks.emptyBlocked = await page.isDisabled("#download");
+  await page.fill("#paste-addresses", "198.51.100.10\n198.51.100.11\n198.51.100.12");
+  await page.click("#add-pasted");
+  checks.nodeCount = await page.locator("li.node").count();
+
+  // A bad address: the error shows at the field, the download is disabled and says why.
+  await page.fill("#f-spec-nodes-1-address", "198.51.100.300");
+  checks.badAddressError = await page.textContent("#f-spec-nodes-1-address-errors");
+  checks.badAddressInvalid = await page.getAttribute("#f-spec-nodes-1-address", "aria-invalid");
+  checks.badAddressBlocked = await page.isDisabled("#download");
+  checks.blockedText = await page.textContent("#download-blocked");
+
+  // Fixed: the download works and is named after the cluster.
+  await page.fill("#f-spec-nodes-1-address", "198.51.100.11");
+  checks.fixedEnabled = await page.isEnabled("#download");
+  checks.planNoProxy = await page.textContent("#plan-no-proxy");
+  let [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  checks.downloadName = download.suggestedFilename();
+  await download.saveAs(join(outDir, "e2e-bundle.zip"));
+  await page.waitForSelector("#download-done");
+  checks.doneText = await page.textContent("#download-done");
+
+  // Export cluster.yaml.
+  await openDetails(page, "#import");
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  checks.exportName = download.suggestedFilename();
+  await download.saveAs(join(outDir, "exported.yaml"));
+
+  // The form survives a reload.
+  await page.reload();
+  await page.waitForSelector("#download:not([disabled])");
+  checks.afterReloadName = await page.inputValue("#f-metadata-name");
+  checks.afterReloadNodes = await page.locator("li.node").count();
+
+  // Start over, then import the exported file by pasting it: the same form comes back.
+  await openDetails(page, "#import");
+  await page.click("#start-over");
+  checks.afterStartOverName = await page.inputValue("#f-metadata-name");
+  await page.fill("#import-text", readFileSync(join(outDir, "exported.yaml"), "utf8"));
+  await page.click("#import-load");
+  checks.afterImportName = await page.inputValue("#f-metadata-name");
+  checks.afterImportNodes = await page.locator("li.node").count();
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  await download.saveAs(join(outDir, "reexported.yaml"));
+
+  // Import through the file picker (the dual-stack fixture): both families drawn.
+  await page.setInputFiles("#import-file", fixture);
+  await page.waitForFunction(() => document.querySelectorAll("figure.map").length === 2);
+  checks.fixtureNodes = await page.locator("li.node").count();
+  checks.mapFamilies = await page.locator("figure.map figcaption").allTextContents();
+
+  // An overlap is drawn in red while the download is refused.
+  await page.fill("#f-spec-networking-podSubnet", "10.96.0.0/16,fd00:10:244::/56");
+  checks.overlapRects = await page.locator("svg rect.overlap").count();
+  checks.overlapBlocked = await page.isDisabled("#download");
+
+  // RSA-2048 through WebCrypto, back on the exported 3-node cluster.
+  await page.fill("#import-text", readFileSync(join(outDir, "exported.yaml"), "utf8"));
+  await page.click("#import-load");
+  await openDetails(page, "#certificates");
+  await page.selectOption("#f-spec-certificates-keyAlgorithm", "RSA-2048");
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  await download.saveAs(join(outDir, "e2e-rsa-bundle.zip"));
+  await page.waitForSelector("#download-done");
+  checks.rsaBuildMillis = await page.evaluate(() => window.kbundleTimings.lastBuildMillis);
+
+  // Phone-sized screen: the layout folds into one column without sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 844 });
+  checks.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Keyboard: Tab reaches the first field with a visible label.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  checks.unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll("input, select, textarea")]
+      .filter((el) => el.type !== "hidden")
+      .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+      .map((el) => el.id || el.outerHTML.slice(0, 60)));
+
+  // The screenshot for the README: the example cluster.
+  await openDetails(page, "#import");
+  await page.click("#start-over");
+  await page.evaluate(() => { document.querySelector("#import").open = false; window.scrollTo(0, 0); });
+  await page.screenshot({ path: join(outDir, "page.png") });
+  await context.close();
+
+  // The same page opened from file://: it starts, and its worker builds a bundle.
+  const offline = await browser.newContext({ acceptDownloads: true });
+  offline.on("request", (request) => requests.push(request.url()));
+  const filePage = await offline.newPage();
+  filePage.on("pageerror", (error) => problems.push(`file:// page error: ${error.message}`));
+  await filePage.goto(fileUrl);
+  await filePage.waitForSelector("#download:not([disabled])");
+  [download] = await Promise.all([filePage.waitForEvent("download"), filePage.click("#download")]);
+  await download.saveAs(join(outDir, "from-file-url.zip"));
+  checks.fileUrlDownload = download.suggestedFilename();
+  await offline.close();
+} catch (error) {
+  problems.push(`script: ${error.stack || error}`);
+} finally {
+  await browser.close();
+}
+checks.problems = problems;
+writeFileSync(join(outDir, "requests.json"), JSON.stringify(requests, null, 2));
+writeFileSync(join(outDir, "checks.json"), JSON.stringify(checks, null, 2));
