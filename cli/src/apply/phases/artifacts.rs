@@ -252,13 +252,13 @@ impl Phase for Artifacts {
             .collect();
         let names: Vec<&str> = needed.iter().map(|binary| binary.name.as_str()).collect();
         Ok(format!(
-            "{placed} files placed ({}: {}){}",
-            names.join(", "),
+            "{placed} files placed for {} ({}){}",
             look.arch,
+            names.join(", "),
             if restarted.is_empty() {
                 String::new()
             } else {
-                format!(", restarted {}", restarted.join(", "))
+                format!(", restarted {} (if running)", restarted.join(", "))
             }
         ))
     }
