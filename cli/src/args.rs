@@ -177,6 +177,11 @@ pub(crate) struct ApplyArgs {
     /// Show, per node, what would change and restart; change nothing (only reads on the nodes).
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Install the binaries and import the images of this folder (filled by `kbundle artifacts
+    /// fetch`, checked completely before any connection) instead of relying on the nodes'
+    /// packages and registry.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) artifacts: Option<PathBuf>,
 
     /// Install over nodes that belong to another cluster.
     #[arg(long)]

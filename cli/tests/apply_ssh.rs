@@ -2,13 +2,15 @@
 //! node with its mode and checksum, and only there; etcd, started from its installed manifest
 //! with Debian's etcd, gives the wait phase a real quorum; host keys are checked; sudo with and
 //! without a password; a jump host; a node whose link is cut mid-apply; a second apply changes
-//! nothing.
+//! nothing; with --artifacts, the binaries are checked before any connection, placed, imported,
+//! and a re-apply with the same folder is a no-op.
 //!
 //! Fixtures, clearly named: the nodes have no containerd or kubelet (none can run here), so
 //! `/usr/local/bin/{containerd,kubelet}` are stand-ins, the lab's systemctl records calls, and a
 //! systemctl hook plays the kubelet's part for the etcd static pod only. No kube-apiserver can
 //! run here either, so the phases that need one (wait-apiserver, node-ranges,
-//! controller-manager, addons, validate) are skipped, by name, on the command line.
+//! controller-manager, addons, validate) are skipped, by name, on the command line. The lab's ctr
+//! records image imports; the artifacts are small shell scripts and fake image tarballs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -934,4 +936,321 @@ fn a_node_that_already_runs_the_bundle_is_not_touched_but_drift_is_repaired() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+/// The architecture of this machine, and so of the lab nodes, as artifacts name it.
+fn lab_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    }
+}
+
+/// A `.tar.gz` of `(name, contents)`, every file executable.
+fn targz(files: &[(&str, String)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, contents) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o755);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, name, contents.as_bytes())
+            .expect("tar entry");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// Fills `directory` the way `kbundle artifacts fetch BUNDLE -o DIR --arch <lab arch> --mirror …`
+/// lays it out (`binaries/<arch>/<last part of the url>`, `images/<reference with / and : as
+/// _>.tar`, the record `artifacts-fetched.json`), with small stand-ins: shell scripts for the
+/// binaries, archives of them for containerd, the CNI plugins and crictl, and fake image
+/// tarballs (the lab's ctr only records). Returns every file placed on a control-plane node:
+/// (absolute path, contents).
+fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, String)> {
+    let listed: serde_json::Value = serde_json::from_slice(
+        &bundle
+            .entry(kbundle_core::bundle::layout::ARTIFACTS_JSON)
+            .expect("artifacts.json")
+            .contents,
+    )
+    .expect("JSON");
+    let script = |name: &str| {
+        format!(
+            "#!/bin/sh\n# kbundle test fixture: stands in for {name}, placed by apply --artifacts\nexit 0\n"
+        )
+    };
+    let mut record = Vec::new();
+    let mut placed = Vec::new();
+    for binary in listed["binaries"].as_array().expect("binaries") {
+        if binary["arch"] != lab_arch() {
+            continue;
+        }
+        let field = |key: &str| binary[key].as_str().expect(key).to_owned();
+        let (name, install_path) = (field("name"), field("install_path"));
+        let members: Vec<(&str, String)> = match name.as_str() {
+            "containerd" => vec![
+                ("bin/containerd", script("containerd")),
+                (
+                    "bin/containerd-shim-runc-v2",
+                    script("containerd-shim-runc-v2"),
+                ),
+            ],
+            "cni-plugins" => vec![
+                ("./bridge", script("the bridge CNI plugin")),
+                ("./host-local", script("the host-local CNI plugin")),
+            ],
+            "crictl" => vec![("crictl", script("crictl"))],
+            _ => Vec::new(),
+        };
+        let bytes = if members.is_empty() {
+            placed.push((install_path.clone(), script(&name)));
+            script(&name).into_bytes()
+        } else {
+            for (member, contents) in &members {
+                placed.push((
+                    format!("{install_path}/{}", member.trim_start_matches("./")),
+                    contents.clone(),
+                ));
+            }
+            targz(&members)
+        };
+        let url = field("url");
+        let file = format!(
+            "binaries/{}/{}",
+            lab_arch(),
+            url.rsplit('/').next().expect("a file name")
+        );
+        std::fs::create_dir_all(directory.join(&file).parent().expect("a folder")).expect("mkdir");
+        std::fs::write(directory.join(&file), &bytes).expect("write");
+        record.push(serde_json::json!({
+            "name": name, "version": field("version"), "arch": lab_arch(), "file": file,
+            "sha256": kbundle_core::bundle::sha256_hex(&bytes), "install_path": install_path,
+            "nodes": field("nodes"),
+        }));
+    }
+    std::fs::create_dir_all(directory.join("images")).expect("mkdir");
+    for image in listed["images"].as_array().expect("images") {
+        let image = image.as_str().expect("an image");
+        let file = format!("images/{}.tar", image.replace(['/', ':'], "_"));
+        let bytes = format!("kbundle test fixture: not really the image {image}\n");
+        std::fs::write(directory.join(&file), &bytes).expect("write");
+        record.push(serde_json::json!({
+            "name": image, "version": "", "arch": "", "file": file,
+            "sha256": kbundle_core::bundle::sha256_hex(bytes.as_bytes()),
+            "install_path": "image", "nodes": "all",
+        }));
+    }
+    std::fs::write(
+        directory.join("artifacts-fetched.json"),
+        serde_json::to_string_pretty(&record).expect("JSON"),
+    )
+    .expect("write");
+    placed
+}
+
+/// Accepted ssh logins on node `index` so far (sshd runs with -e: its log is the node's).
+fn logins(lab: &Lab, index: usize) -> usize {
+    lab.node_log(index).matches("Accepted publickey").count()
+}
+
+#[test]
+fn artifacts_are_checked_before_any_connection_placed_imported_and_reapplied_as_a_no_op() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Lab::new("artifacts", 2);
+    install_fixtures(&lab);
+    // No containerd or kubelet on the nodes: they come from the artifacts.
+    for index in 1..=2 {
+        let removed = lab.ssh(
+            index,
+            SUDO_USER,
+            "sudo rm /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/bin/crictl",
+        );
+        assert!(removed.success(), "{removed}");
+    }
+    let (bundle, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let directory = lab.scratch_dir().join("artifacts");
+    let placed = fetch_fake_artifacts(&bundle, &directory);
+    let (zip, hosts, log, dir) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+        path(&directory),
+    );
+    let mut args = apply_args(&zip, &hosts, &log);
+    args.extend(["--artifacts", dir.as_str()]);
+
+    // (a) One byte of the kubelet changed: refused before any connection, nothing installed.
+    let kubelet = directory.join(format!("binaries/{}/kubelet", lab_arch()));
+    let good = std::fs::read(&kubelet).expect("kubelet");
+    let mut bad = good.clone();
+    bad[20] ^= 0x01;
+    std::fs::write(&kubelet, &bad).expect("write");
+    let logins_before: Vec<usize> = (1..=2).map(|index| logins(&lab, index)).collect();
+    assert!(
+        logins_before.iter().all(|count| *count > 0),
+        "sshd logs the fixtures' logins, so a login by kbundle would show"
+    );
+    let output = kbundle(&lab, &args, Duration::from_secs(30));
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    for needle in [
+        format!("`binaries/{}/kubelet` does not match", lab_arch()),
+        format!(
+            "expected sha256 {}",
+            kbundle_core::bundle::sha256_hex(&good)
+        ),
+        format!("found {}", kbundle_core::bundle::sha256_hex(&bad)),
+        "kbundle artifacts fetch".to_owned(),
+        "no node was contacted".to_owned(),
+    ] {
+        assert!(all.contains(&needle), "{needle}: {all}");
+    }
+    for index in 1..=2 {
+        assert_eq!(
+            logins(&lab, index),
+            logins_before[index - 1],
+            "node{index} was contacted"
+        );
+        for untouched in ["/var/lib/kbundle", "/home/kube/.kbundle", "/etc/kubernetes"] {
+            assert!(
+                !lab.node_file(index, untouched).exists(),
+                "node{index} has {untouched}"
+            );
+        }
+    }
+
+    // (b) The folder as fetched: every binary lands with its checksum and mode, every image is
+    // imported on every node.
+    std::fs::write(&kubelet, &good).expect("write");
+    let output = kbundle(&lab, &args, Duration::from_secs(120));
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(stderr.contains("wait-etcd ok"), "{stderr}");
+    let images: Vec<String> = std::fs::read_dir(directory.join("images"))
+        .expect("images")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(images.len() > 3, "{images:?}");
+    for index in 1..=2 {
+        for (file, contents) in &placed {
+            let on_node = lab.node_file(index, file);
+            if file.ends_with("/kubectl") && index == 2 {
+                assert!(!on_node.exists(), "kubectl is for control-plane nodes only");
+                continue;
+            }
+            let landed = std::fs::read(&on_node)
+                .unwrap_or_else(|_| panic!("node{index}: {file} did not land"));
+            assert_eq!(
+                kbundle_core::bundle::sha256_hex(&landed),
+                kbundle_core::bundle::sha256_hex(contents.as_bytes()),
+                "node{index}: {file}"
+            );
+            let mode = std::fs::metadata(&on_node).expect("metadata").mode() & 0o7777;
+            assert_eq!(mode, 0o755, "node{index}: {file} has mode {mode:o}");
+        }
+        let imports: Vec<String> = lab
+            .recorded_calls(index, "ctr")
+            .into_iter()
+            .map(|call| {
+                assert_eq!(call.uid, 0, "ctr ran as root");
+                call.args
+            })
+            .collect();
+        for image in &images {
+            let count = imports
+                .iter()
+                .filter(|args| {
+                    args.starts_with("-n k8s.io images import /")
+                        && args.ends_with(&format!("/images/{image}"))
+                })
+                .count();
+            assert_eq!(count, 1, "node{index}: {image} in {imports:#?}");
+        }
+        assert_eq!(imports.len(), images.len(), "{imports:#?}");
+        assert!(
+            !lab.node_file(index, "/home/kube/.kbundle/lab.artifacts/binaries")
+                .exists(),
+            "the uploads are removed once placed"
+        );
+    }
+
+    // (c) Again with the same folder: nothing rewritten, restarted or imported.
+    let stamp = |index: usize| -> Vec<(u64, i64, i64)> {
+        placed
+            .iter()
+            .filter_map(|(file, _)| std::fs::metadata(lab.node_file(index, file)).ok())
+            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+            .collect()
+    };
+    let before: Vec<_> = (1..=2)
+        .map(|index| {
+            (
+                stamp(index),
+                lab.service_calls(index).len(),
+                lab.recorded_calls(index, "ctr").len(),
+            )
+        })
+        .collect();
+    let output = kbundle(&lab, &args, Duration::from_secs(60));
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.matches("already in place").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("images already imported").count(),
+        2,
+        "{stderr}"
+    );
+    for index in 1..=2 {
+        let (files, services, imports) = &before[index - 1];
+        assert_eq!(&stamp(index), files, "node{index}: a file was rewritten");
+        let calls = lab.service_calls(index);
+        let new = &calls[*services..];
+        assert!(
+            new.iter().all(|call| !call.contains("restart")),
+            "node{index} restarted: {new:?}"
+        );
+        assert_eq!(
+            lab.recorded_calls(index, "ctr").len(),
+            *imports,
+            "node{index} imported again"
+        );
+    }
+
+    // A binary changed on a node by hand is put back (swapped by rename) and its service
+    // restarted if it runs; nothing else is touched.
+    let drift = lab.ssh(
+        2,
+        SUDO_USER,
+        "echo '# changed' | sudo tee -a /usr/local/bin/kubelet >/dev/null",
+    );
+    assert!(drift.success(), "{drift}");
+    let output = kbundle(&lab, &args, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("node2: artifacts ok")
+            && stderr.contains(&format!("1 files placed for {} (kubelet)", lab_arch()))
+            && stderr.contains("restarted kubelet"),
+        "{stderr}"
+    );
+    assert!(
+        lab.service_calls(2)
+            .iter()
+            .any(|call| call == "try-restart kubelet"),
+        "{:?}",
+        lab.service_calls(2)
+    );
+    let kubelet_on_node =
+        std::fs::read(lab.node_file(2, "/usr/local/bin/kubelet")).expect("kubelet");
+    assert_eq!(kubelet_on_node, good);
 }

@@ -1,7 +1,11 @@
 //! Everything a cluster's nodes need from outside, for air-gapped installs: every binary (with
 //! version, architecture, download address and the address of its published checksum) and every
-//! container image (with its tag). `kbundle artifacts list` prints it; fetching and installing
-//! them come next (issue #7).
+//! container image (with its tag). `kbundle artifacts list` prints it, `kbundle artifacts fetch`
+//! downloads it, `kbundle apply --artifacts` installs it (issue #7).
+//!
+//! Every binary goes under `/usr/local` or `/opt`, never `/usr/bin`: that is the package
+//! manager's, and a kubelet placed there by hand would be replaced by the next package upgrade
+//! (the kubelet unit finds either, see `render::node`).
 //!
 //! Checksums: the bundle is made offline, so it names where upstream publishes each checksum
 //! instead of the checksum itself; a fetch checks every download against it and records the
@@ -63,9 +67,9 @@ fn binaries(config: &ClusterConfig, arch: &'static str) -> Vec<Binary> {
             checksum_url: format!("{url}.sha256"),
             url,
             install_path: if name == "kubelet" {
-                "/usr/bin/kubelet"
+                "/usr/local/bin/kubelet"
             } else {
-                "/usr/bin/kubectl"
+                "/usr/local/bin/kubectl"
             },
             nodes,
         }

@@ -14,8 +14,8 @@
 //!                 overlays on /etc /opt /var /home /root /srv /usr/local (upper dirs in the
 //!                 scratch dir, so the host reads what landed on a node), tmpfs /run and /tmp,
 //!                 read-only /proc/sys and /sys, hostname nodeI, users `kube` and `kubepw`,
-//!                 record-only stand-ins for systemctl, modprobe, sysctl, swapoff and swapon,
-//!                 PID 1 = `sshd -D -e`
+//!                 record-only stand-ins for systemctl, modprobe, sysctl, swapoff, swapon
+//!                 and ctr, PID 1 = `sshd -D -e`
 //! ```
 //!
 //! The root namespace has no route to the nodes at all (only the guard route, which answers
@@ -70,8 +70,16 @@ pub const OVERLAID: [&str; 7] = [
 /// The programs replaced on every node by a record-only stand-in (the kbundle test fixture
 /// `/usr/local/sbin/<tool>`, also bind-mounted over the real program inside the node only), so
 /// nothing a node does reaches the host's service manager, kernel modules, global sysctls or
-/// swap. Each logs to `/var/log/<tool>-calls.log` ([`Lab::recorded_calls`]).
-pub const STAND_INS: [&str; 5] = ["systemctl", "modprobe", "sysctl", "swapoff", "swapon"];
+/// swap. Each logs to `/var/log/<tool>-calls.log` ([`Lab::recorded_calls`]). `ctr` is there
+/// because containerd cannot run on a lab node: image imports are recorded instead.
+pub const STAND_INS: [&str; 6] = [
+    "systemctl",
+    "modprobe",
+    "sysctl",
+    "swapoff",
+    "swapon",
+    "ctr",
+];
 
 /// The largest lab: node addresses run from .11 up.
 const MAX_NODES: usize = 200;
@@ -86,7 +94,8 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// bind-mounted over, such as kmod).
 const STAND_IN: &str = r#"#!/bin/sh
 # kbundle test fixture: records service-manager calls (and the other programs that would reach
-# the host kernel: modprobe, sysctl, swapoff, swapon) instead of running them. Installed by
+# the host kernel: modprobe, sysctl, swapoff, swapon; and ctr, whose containerd cannot run on a
+# lab node) instead of running them. Installed by
 # tests/src/lab.rs on every lab node as /usr/local/sbin/<tool> and bind-mounted over the real
 # program inside that node's mount namespace only. Record-only: always exits 0.
 # One line per call in /var/log/<tool>-calls.log: "uid=<uid> <tool> <arguments>".

@@ -189,7 +189,8 @@ fn node_writes_stay_on_the_node_and_calls_to_the_host_kernel_are_recorded() {
         "sudo systemctl daemon-reload && sudo systemctl enable --now {unit} && \
          systemctl is-active {unit} && sudo /usr/bin/systemctl restart {unit} && \
          sudo /bin/systemctl stop {unit} && sudo modprobe br_netfilter && \
-         sudo /usr/sbin/sysctl --system && sudo swapoff -a"
+         sudo /usr/sbin/sysctl --system && sudo swapoff -a && \
+         sudo ctr -n k8s.io images import /tmp/pause.tar"
     );
     lab.ssh(1, SUDO_USER, &script).expect_success();
     assert_eq!(
@@ -213,6 +214,7 @@ fn node_writes_stay_on_the_node_and_calls_to_the_host_kernel_are_recorded() {
         ("modprobe", "br_netfilter"),
         ("sysctl", "--system"),
         ("swapoff", "-a"),
+        ("ctr", "-n k8s.io images import /tmp/pause.tar"),
     ] {
         let calls = lab.recorded_calls(1, tool);
         assert_eq!(calls.len(), 1, "{tool}: {calls:?}");

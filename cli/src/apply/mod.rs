@@ -3,6 +3,7 @@
 //! collection; each phase is a small type in `phases/` that says which nodes it runs on and
 //! what it does on one of them.
 
+pub(crate) mod artifacts;
 pub(crate) mod phases;
 pub(crate) mod runner;
 
@@ -61,21 +62,27 @@ pub(crate) struct Context {
     pub(crate) bundle_hash: String,
     /// Facts learnt on the nodes during the run (the only state phases share).
     pub(crate) facts: std::sync::Mutex<std::collections::HashMap<String, NodeFacts>>,
+    /// `--artifacts`: binaries and images to install, checked before any connection.
+    pub(crate) artifacts: Option<artifacts::ArtifactSet>,
 }
 
 /// What a run learnt about a node.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct NodeFacts {
     /// The journal names this very bundle, its upload is in place, and every installed file has
     /// its checksum and mode: upload and install have nothing to do.
     pub(crate) up_to_date: bool,
+    /// The images of `--artifacts` the node has not imported yet (indexes into the set's
+    /// images), once the artifacts phase has looked: the images phase then needs no look of
+    /// its own.
+    pub(crate) images_to_import: Option<Vec<usize>>,
 }
 
 impl Context {
-    /// Records what was learnt about `node`.
-    pub(crate) fn learn(&self, node: &str, facts: NodeFacts) {
+    /// Records what was learnt about `node`, keeping what other phases learnt.
+    pub(crate) fn learn(&self, node: &str, change: impl FnOnce(&mut NodeFacts)) {
         if let Ok(mut known) = self.facts.lock() {
-            known.insert(node.to_owned(), facts);
+            change(known.entry(node.to_owned()).or_default());
         }
     }
 
@@ -84,7 +91,7 @@ impl Context {
         self.facts
             .lock()
             .ok()
-            .and_then(|known| known.get(node).copied())
+            .and_then(|known| known.get(node).cloned())
             .unwrap_or_default()
     }
 
@@ -110,6 +117,7 @@ impl Context {
             cluster_id,
             bundle_hash,
             facts: std::sync::Mutex::new(std::collections::HashMap::new()),
+            artifacts: None,
         }
     }
 
@@ -153,7 +161,9 @@ pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
         Box::new(phases::Lock),
         Box::new(phases::Preflight),
         Box::new(phases::Upload),
+        Box::new(phases::Artifacts),
         Box::new(phases::Install),
+        Box::new(phases::Images),
         Box::new(phases::Start),
         Box::new(phases::WaitEtcd),
         Box::new(phases::WaitApiServer),

@@ -94,11 +94,16 @@ pub(crate) fn run(
         {
             continue;
         }
+        let groups = phase.groups(context);
+        // A phase with no nodes (e.g. artifacts without --artifacts) is not announced at all.
+        if groups.iter().all(Vec::is_empty) {
+            continue;
+        }
         reporter.report(&Event::Phase {
             phase: phase.name().into(),
             title: phase.title().into(),
         });
-        for group in phase.groups(context) {
+        for group in groups {
             let (runnable, failed): (Vec<usize>, Vec<usize>) = group
                 .into_iter()
                 .partition(|index| results[*index].failure.is_none());

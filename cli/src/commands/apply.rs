@@ -243,6 +243,28 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
             return Err(anyhow::anyhow!("--nodes: the bundle has no node `{name}`").into());
         }
     }
+    // The artifacts folder, checked completely before any connection too.
+    let artifacts = match &args.artifacts {
+        None => None,
+        Some(_) if mode != Mode::Apply => {
+            eprintln!("error: --artifacts: only `kbundle apply` installs artifacts");
+            return Err(Failure::Invalid);
+        }
+        Some(directory) => match crate::apply::artifacts::load(directory, &bundle) {
+            Ok(set) => Some(set),
+            Err(error) => {
+                eprintln!(
+                    "error: artifacts folder `{}`: {error:#}",
+                    directory.display()
+                );
+                eprintln!(
+                    "{}: refused: the artifacts folder does not check out; no node was contacted, nothing was done",
+                    args.bundle.display()
+                );
+                return Err(Failure::Invalid);
+            }
+        },
+    };
 
     // 2. How to become root, asked once.
     let become_password = if let Some(file) = &args.become_pass_file {
@@ -318,7 +340,8 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         break_lock: args.break_lock,
         wipe_data: args.wipe_data,
     };
-    let context = Context::new(bundle, nodes, options);
+    let mut context = Context::new(bundle, nodes, options);
+    context.artifacts = artifacts;
     let log_path = args
         .log
         .clone()

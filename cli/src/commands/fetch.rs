@@ -203,7 +203,8 @@ pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
 }
 
 /// Reads an artifacts folder and checks every file against its recorded checksum, before
-/// anything is installed anywhere.
+/// anything is installed anywhere. Every problem is listed (the file, the checksum recorded at
+/// fetch time and the one found now), not only the first.
 pub(crate) fn verified(directory: &Path) -> anyhow::Result<Vec<Fetched>> {
     let record = std::fs::read_to_string(directory.join(FETCHED)).with_context(|| {
         format!(
@@ -213,18 +214,30 @@ pub(crate) fn verified(directory: &Path) -> anyhow::Result<Vec<Fetched>> {
     })?;
     let fetched: Vec<Fetched> =
         serde_json::from_str(&record).context("the fetch record is not valid")?;
+    let mut problems = Vec::new();
     for artifact in &fetched {
         if artifact.file.contains("..") || artifact.file.starts_with('/') {
             bail!("the fetch record names an unsafe path `{}`", artifact.file);
         }
-        let bytes = std::fs::read(directory.join(&artifact.file))
-            .with_context(|| format!("reading `{}`", artifact.file))?;
-        if sha256_hex(&bytes) != artifact.sha256 {
-            bail!(
-                "`{}` does not match its recorded checksum: the artifacts folder was altered or damaged; fetch again",
-                artifact.file
-            );
+        match std::fs::read(directory.join(&artifact.file)) {
+            Err(error) => problems.push(format!("`{}`: cannot read it: {error}", artifact.file)),
+            Ok(bytes) => {
+                let actual = sha256_hex(&bytes);
+                if actual != artifact.sha256 {
+                    problems.push(format!(
+                        "`{}` does not match its recorded checksum: expected sha256 {}, found {actual}",
+                        artifact.file, artifact.sha256
+                    ));
+                }
+            }
         }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}\nthe artifacts folder was altered or damaged after it was fetched\nhint: fetch it again on a connected machine: kbundle artifacts fetch BUNDLE_ZIP -o {}",
+            problems.join("\n"),
+            directory.display()
+        );
     }
     Ok(fetched)
 }

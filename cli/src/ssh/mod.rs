@@ -55,6 +55,20 @@ pub(crate) enum SshError {
 pub(crate) trait Remote: Send + Sync {
     /// Runs a POSIX shell command on the node as the login user, feeding `stdin`.
     fn run(&self, command: &str, stdin: &[u8], timeout: Duration) -> Result<Output, SshError>;
+
+    /// Like [`Remote::run`], with the local file `path` on the command's standard input. An
+    /// implementation should stream it: artifacts (a kubelet, image tarballs) are tens to
+    /// hundreds of MiB, and many nodes are served at once. This default reads it whole.
+    fn run_with_file(
+        &self,
+        command: &str,
+        path: &std::path::Path,
+        timeout: Duration,
+    ) -> Result<Output, SshError> {
+        let data = std::fs::read(path)
+            .map_err(|error| SshError::Client(format!("reading `{}`: {error}", path.display())))?;
+        self.run(command, &data, timeout)
+    }
 }
 
 /// How to become root on the node.

@@ -129,8 +129,37 @@ fn classify(stderr: &str) -> SshError {
     }
 }
 
+/// What a command gets on its standard input.
+enum Input {
+    Bytes(Vec<u8>),
+    /// Copied from the file as the remote side reads it, never held in memory whole.
+    File(std::fs::File),
+}
+
 impl Remote for OpenSsh {
     fn run(&self, command: &str, stdin: &[u8], timeout: Duration) -> Result<Output, SshError> {
+        self.run_input(command, Input::Bytes(stdin.to_vec()), timeout)
+    }
+
+    fn run_with_file(
+        &self,
+        command: &str,
+        path: &Path,
+        timeout: Duration,
+    ) -> Result<Output, SshError> {
+        let file = std::fs::File::open(path)
+            .map_err(|error| SshError::Client(format!("reading `{}`: {error}", path.display())))?;
+        self.run_input(command, Input::File(file), timeout)
+    }
+}
+
+impl OpenSsh {
+    fn run_input(
+        &self,
+        command: &str,
+        stdin: Input,
+        timeout: Duration,
+    ) -> Result<Output, SshError> {
         let mut ssh = self.command();
         ssh.arg("--").arg(command);
         ssh.stdin(Stdio::piped())
@@ -140,10 +169,12 @@ impl Remote for OpenSsh {
             .spawn()
             .map_err(|error| SshError::Client(format!("{error} (is OpenSSH's ssh installed?)")))?;
         let mut input = child.stdin.take();
-        let data = stdin.to_vec();
         let writer = std::thread::spawn(move || {
             if let Some(input) = input.as_mut() {
-                let _ = input.write_all(&data);
+                let _ = match stdin {
+                    Input::Bytes(data) => input.write_all(&data),
+                    Input::File(mut file) => std::io::copy(&mut file, input).map(drop),
+                };
             }
         });
         let mut stdout_pipe = child.stdout.take();

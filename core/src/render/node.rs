@@ -36,7 +36,12 @@ const REGISTRY_HOSTS_DIR: &str = "/etc/containerd/certs.d";
 const MODULES_LOAD: &str = "/etc/modules-load.d/kubernetes.conf";
 const SYSCTL: &str = "/etc/sysctl.d/99-kubernetes.conf";
 const STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";
-const KUBELET_BINARY: &str = "/usr/bin/kubelet";
+/// The kubelet by name, not by path: systemd (239 and later) resolves a bare name through its
+/// fixed search path, `/usr/local/bin` before `/usr/bin`, so one unit starts the kubelet of the
+/// Kubernetes packages (`/usr/bin/kubelet`) and the one `kbundle apply --artifacts` places
+/// (`/usr/local/bin/kubelet`, see `crate::artifacts`), whichever the node has; the one placed
+/// by kbundle wins when both are there.
+const KUBELET_BINARY: &str = "kubelet";
 
 /// The taint kubeadm puts on control-plane nodes, so that workloads stay off them unless the node
 /// also has the worker role.

@@ -223,7 +223,7 @@ fn kubelet_uses_the_issued_kubeconfig_without_bootstrap() {
     assert!(drop_in.contains("--kubeconfig=/etc/kubernetes/kubelet.conf"));
     assert!(drop_in.contains("--config=/var/lib/kubelet/config.yaml"));
     assert!(!drop_in.contains("bootstrap"));
-    assert!(drop_in.contains("ExecStart=\nExecStart=/usr/bin/kubelet \\\n"));
+    assert!(drop_in.contains("ExecStart=\nExecStart=kubelet \\\n"));
 }
 
 #[test]
@@ -252,7 +252,7 @@ fn kubelet_unit_restarts_forever_after_the_network_and_containerd() {
     for line in [
         "Wants=network-online.target",
         "After=network-online.target containerd.service",
-        "ExecStart=/usr/bin/kubelet",
+        "ExecStart=kubelet",
         "Restart=always",
         "StartLimitInterval=0",
         "RestartSec=10",

@@ -8,7 +8,7 @@
 use kbundle_core::bundle::{layout, sha256_hex};
 
 use super::root;
-use crate::apply::{Context, NodeFacts, NodeTarget, Outcome, Phase};
+use crate::apply::{Context, NodeTarget, Outcome, Phase};
 use crate::ssh::quote;
 
 pub(crate) const STATE_DIR: &str = "/var/lib/kbundle";
@@ -93,7 +93,7 @@ impl Phase for Lock {
             let up_to_date = output.stdout.lines().any(|line| line == "up-to-date");
             let answer = output.stdout.lines().last().unwrap_or_default().trim();
             if answer == "locked" {
-                context.learn(&node.name, NodeFacts { up_to_date });
+                context.learn(&node.name, |facts| facts.up_to_date = up_to_date);
                 return Ok(if up_to_date {
                     "locked; the node already runs this bundle".into()
                 } else {

@@ -1,6 +1,7 @@
 //! The phases of `kbundle apply`, one small type each.
 
 mod addons;
+mod artifacts;
 mod connect;
 mod dry_run;
 mod install;
@@ -12,6 +13,7 @@ mod validate;
 mod wait;
 
 pub(crate) use addons::{Addons, NodeRanges};
+pub(crate) use artifacts::{Artifacts, Images};
 pub(crate) use connect::Connect;
 pub(crate) use dry_run::DryRun;
 pub(crate) use install::{Install, ReleaseControllerManager, Start};

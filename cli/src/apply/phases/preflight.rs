@@ -7,8 +7,9 @@ use crate::ssh::quote;
 
 pub(crate) struct Preflight;
 
-/// Prints `name|ok|detail` or `name|fail|detail` per check.
-fn script(address: &str, is_control_plane: bool, staging: &str) -> String {
+/// Prints `name|ok|detail` or `name|fail|detail` per check. With `--artifacts`
+/// (`from_artifacts`), containerd, the kubelet and kubectl come next, so they need not be there.
+fn script(address: &str, is_control_plane: bool, staging: &str, from_artifacts: bool) -> String {
     let mut script = String::from(
         r#"check() { if eval "$2"; then echo "$1|ok|$3"; else echo "$1|fail|$4"; fi; }
 arch=$(uname -m)
@@ -19,11 +20,20 @@ free=$(df -Pk /var 2>/dev/null | awk 'NR==2 {print $4}')
 check disk '[ "${free:-0}" -ge 2097152 ]' "2 GiB or more free in /var" "less than 2 GiB free in /var"
 check sha256sum 'command -v sha256sum >/dev/null' "present" "sha256sum is missing (coreutils)"
 check tar 'command -v tar >/dev/null' "present" "tar is missing"
-check containerd 'command -v containerd >/dev/null' "present" "containerd is not installed (2.0.1 or newer)"
-check kubelet 'command -v kubelet >/dev/null' "present" "kubelet is not installed"
 echo "clock|value|$(date +%s)"
 "#,
     );
+    if from_artifacts {
+        script.push_str(
+            "echo \"binaries|info|containerd, kubelet and kubectl come from --artifacts\"\n",
+        );
+    } else {
+        script.push_str(
+            r#"check containerd 'command -v containerd >/dev/null' "present" "containerd is not installed (2.0.1 or newer; or install it with --artifacts)"
+check kubelet 'command -v kubelet >/dev/null' "present" "kubelet is not installed (or install it with --artifacts)"
+"#,
+        );
+    }
     // The address is a validated IP (digits, dots, colons): safe inside the quotes.
     script.push_str(&format!(
         "address={}\ncheck address 'ip -o addr show | grep -qw -- \"$address\"' \"$address is on this node\" \"$address is not an address of this node: the bundle was made for another machine\"\n",
@@ -43,7 +53,9 @@ echo "clock|value|$(date +%s)"
     script.push_str("echo \"hostname|info|$(hostname)\"\n");
     if is_control_plane {
         script.push_str("check curl 'command -v curl >/dev/null' present \"curl is missing (the wait phases use it)\"\n");
-        script.push_str("check kubectl 'command -v kubectl >/dev/null' present \"kubectl is missing (the addons phase uses it)\"\n");
+        if !from_artifacts {
+            script.push_str("check kubectl 'command -v kubectl >/dev/null' present \"kubectl is missing (the addons phase uses it)\"\n");
+        }
     }
     script
 }
@@ -67,7 +79,12 @@ impl Phase for Preflight {
         let output = root(
             context,
             node,
-            &script(&address, node.has_role("control-plane"), &context.staging),
+            &script(
+                &address,
+                node.has_role("control-plane"),
+                &context.staging,
+                context.artifacts.is_some(),
+            ),
         )?;
         let now = crate::clock::unix_now();
         let mut failures = Vec::new();
