@@ -24,7 +24,10 @@ fn workspace() -> PathBuf {
 
 fn newest_change(directory: &Path) -> SystemTime {
     let mut newest = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(directory).expect("reads sources").flatten() {
+    for entry in std::fs::read_dir(directory)
+        .expect("reads sources")
+        .flatten()
+    {
         let path = entry.path();
         let time = if path.is_dir() {
             newest_change(&path)
@@ -195,7 +198,10 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
     assert_eq!(check("emptyBlocked"), true, "no nodes: download refused");
     let error = check("badAddressError").to_string();
     assert!(error.contains("not an IP address"), "{error}");
-    assert!(error.contains("Fix:"), "the error says how to fix it: {error}");
+    assert!(
+        error.contains("Fix:"),
+        "the error says how to fix it: {error}"
+    );
     assert_eq!(check("badAddressInvalid"), "true");
     assert_eq!(check("badAddressBlocked"), true);
     assert!(
@@ -212,7 +218,11 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
             .contains("kbundle apply e2e-bundle.zip")
     );
     assert_eq!(check("exportName"), "e2e.yaml");
-    assert_eq!(check("afterReloadName"), "e2e", "the form survives a reload");
+    assert_eq!(
+        check("afterReloadName"),
+        "e2e",
+        "the form survives a reload"
+    );
     assert_eq!(check("afterReloadNodes"), 3);
     assert_eq!(check("afterStartOverName"), "demo");
     assert_eq!(check("afterImportName"), "e2e");
@@ -221,7 +231,11 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
     assert_eq!(check("mapFamilies"), serde_json::json!(["IPv4", "IPv6"]));
     assert!(check("overlapRects").as_u64().unwrap_or(0) >= 1);
     assert_eq!(check("overlapBlocked"), true);
-    assert_eq!(check("phoneOverflow"), 0, "no sideways scrolling on a phone");
+    assert_eq!(
+        check("phoneOverflow"),
+        0,
+        "no sideways scrolling on a phone"
+    );
     assert_eq!(
         check("unlabelled"),
         serde_json::json!([]),
@@ -242,10 +256,9 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
         asked.iter().all(|path| path == "/"),
         "the server was asked for {asked:?}"
     );
-    let requests: Vec<String> = serde_json::from_slice(
-        &std::fs::read(out.join("requests.json")).expect("requests.json"),
-    )
-    .expect("JSON");
+    let requests: Vec<String> =
+        serde_json::from_slice(&std::fs::read(out.join("requests.json")).expect("requests.json"))
+            .expect("JSON");
     let file_url = format!("file://{}", page.display());
     let outside: Vec<&String> = requests
         .iter()
@@ -265,9 +278,12 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
         unzip(&out.join(zip), &unpacked);
         openssl_verifies(&unpacked);
     }
-    let rsa_key = out.join("e2e-rsa-bundle.zip.d/nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.key");
+    let rsa_key =
+        out.join("e2e-rsa-bundle.zip.d/nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.key");
     let mut openssl = command(require_program("openssl"));
-    openssl.args(["rsa", "-check", "-noout", "-in"]).arg(&rsa_key);
+    openssl
+        .args(["rsa", "-check", "-noout", "-in"])
+        .arg(&rsa_key);
     run(openssl, Duration::from_secs(30)).expect_success();
 
     // The same zip as `kbundle generate` makes from the exported cluster.yaml, apart from the

@@ -25,6 +25,7 @@
   }
 
   let worker = null;
+  let moduleForWorker = null;
   let nextId = 1;
   const pending = new Map();
 
@@ -61,15 +62,23 @@
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject, onProgress });
+      if (!worker) startWorker(moduleForWorker);
       worker.postMessage({ type: "build", id, yaml, passphrase });
     });
 
   (async () => {
     try {
-      const module = await WebAssembly.compile(bytesOf("kbundle-wasm"));
-      startWorker(module);
+      const bytes = bytesOf("kbundle-wasm");
+      performance.mark("kbundle-decoded");
+      const module = await WebAssembly.compile(bytes);
+      moduleForWorker = module;
+      performance.mark("kbundle-compiled");
       await wasm_bindgen({ module_or_path: module });
+      performance.mark("kbundle-instantiated");
       wasm_bindgen.mount_app();
+      // The builder is started once the form is on screen, so it does not compete with the
+      // first render for the CPU.
+      setTimeout(() => { if (!worker) startWorker(module); }, 0);
     } catch (error) {
       fail(String(error && error.message ? error.message : error));
     }

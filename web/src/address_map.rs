@@ -258,7 +258,9 @@ fn layout(family: &'static str, v4: bool, intervals: &[Interval]) -> FamilyMap {
     }
     let gaps = gaps_at.iter().map(|gap| gap * scale).collect();
     let span = |start: u128, end: u128| -> (f64, f64) {
-        let first = stretches.iter().find(|s| s.start <= start && start <= s.end);
+        let first = stretches
+            .iter()
+            .find(|s| s.start <= start && start <= s.end);
         let last = stretches.iter().find(|s| s.start <= end && end <= s.end);
         match (first, last) {
             (Some(first), Some(last)) => (first.x, last.x + last.width - first.x),
@@ -400,14 +402,21 @@ mod tests {
         assert_eq!(v4.rows[1].bars.len(), 3);
         // Everything fits in the drawing, and even a single address is visible.
         for bar in v4.rows.iter().flat_map(|row| &row.bars) {
-            assert!(bar.x >= 0.0 && bar.x + bar.width <= WIDTH + 0.001, "{bar:?}");
+            assert!(
+                bar.x >= 0.0 && bar.x + bar.width <= WIDTH + 0.001,
+                "{bar:?}"
+            );
             assert!(bar.width >= 1.0);
         }
         // Node ranges lie inside the pod range, in order.
         let pods = &v4.rows[0].bars[0];
         let ranges = &v4.rows[1].bars;
         assert!(ranges.windows(2).all(|pair| pair[0].x < pair[1].x));
-        assert!(ranges.iter().all(|r| r.x >= pods.x && r.x + r.width <= pods.x + pods.width + 0.001));
+        assert!(
+            ranges
+                .iter()
+                .all(|r| r.x >= pods.x && r.x + r.width <= pods.x + pods.width + 0.001)
+        );
     }
 
     #[test]
@@ -445,7 +454,12 @@ mod tests {
         let maps = address_map(&form, Some(&plan(&form)));
         assert_eq!(maps.len(), 2);
         for map in &maps {
-            assert!(map.overlaps.is_empty(), "{}: {:?}", map.family, map.overlaps);
+            assert!(
+                map.overlaps.is_empty(),
+                "{}: {:?}",
+                map.family,
+                map.overlaps
+            );
             let node_ranges = &map.rows[1].bars;
             assert_eq!(node_ranges.len(), NODE_RANGES_SHOWN + 1);
             assert_eq!(node_ranges[NODE_RANGES_SHOWN].label, "+12");

@@ -135,9 +135,8 @@ impl Component for App {
                 ctx.link().send_message(Msg::ImportText(Ok(text)));
             }
             Msg::ImportFile(file) => {
-                ctx.link().send_future(async move {
-                    Msg::ImportText(browser::read_file(file).await)
-                });
+                ctx.link()
+                    .send_future(async move { Msg::ImportText(browser::read_file(file).await) });
             }
             Msg::ImportText(Ok(text)) => match Form::from_yaml(&text) {
                 Ok(form) => {
@@ -306,7 +305,10 @@ impl App {
         let mut versions = vec![(String::new(), "newest supported".to_owned())];
         for release in RELEASES.iter().rev() {
             let minor = format!("1.{}", release.minor);
-            versions.push((minor.clone(), format!("{minor} (1.{}.{})", release.minor, release.latest_patch)));
+            versions.push((
+                minor.clone(),
+                format!("{minor} (1.{}.{})", release.minor, release.latest_patch),
+            ));
         }
         html! {
             <fieldset class="card">
@@ -405,7 +407,10 @@ impl App {
         }
         let modes = [
             ("", "kube-vip on the control-plane nodes (default)"),
-            ("kube-vip", "kube-vip: a virtual IP held by a healthy control-plane node"),
+            (
+                "kube-vip",
+                "kube-vip: a virtual IP held by a healthy control-plane node",
+            ),
             ("external", "external: my own load balancer"),
         ];
         html! {
@@ -427,8 +432,17 @@ impl App {
 
     fn view_networking(&self, ctx: &Context<Self>) -> Html {
         let n = &self.form.networking;
-        let cnis = [("", "flannel (default)"), ("flannel", "flannel"), ("none", "none: I install my own")];
-        let proxy_modes = [("", "iptables (default)"), ("iptables", "iptables"), ("nftables", "nftables"), ("ipvs", "ipvs")];
+        let cnis = [
+            ("", "flannel (default)"),
+            ("flannel", "flannel"),
+            ("none", "none: I install my own"),
+        ];
+        let proxy_modes = [
+            ("", "iptables (default)"),
+            ("iptables", "iptables"),
+            ("nftables", "nftables"),
+            ("ipvs", "ipvs"),
+        ];
         html! {
             <fieldset class="card" id="networking">
                 <legend>{"Networking"}</legend>
@@ -617,7 +631,9 @@ impl App {
                     <p class="help">{"Or by hand: copy the zip to each node, unzip it and run "}<code>{"sudo sh nodes/<node>/install.sh"}</code>{" as its README says, control-plane nodes first."}</p>
                 </div>
             },
-            Some(Err(error)) => html! { <p class="error" role="alert" id="download-error">{format!("The bundle could not be built: {error}")}</p> },
+            Some(Err(error)) => {
+                html! { <p class="error" role="alert" id="download-error">{format!("The bundle could not be built: {error}")}</p> }
+            }
             None => html! {},
         };
         html! {
@@ -787,16 +803,41 @@ impl App {
         }
     }
 
-    fn text(&self, ctx: &Context<Self>, label: &str, path: &str, value: &str, help: &str, set: SetText) -> Html {
+    fn text(
+        &self,
+        ctx: &Context<Self>,
+        label: &str,
+        path: &str,
+        value: &str,
+        help: &str,
+        set: SetText,
+    ) -> Html {
         self.input(ctx, "text", label, path, value, help, set)
     }
 
-    fn secret(&self, ctx: &Context<Self>, label: &str, path: &str, value: &str, help: &str, set: SetText) -> Html {
+    fn secret(
+        &self,
+        ctx: &Context<Self>,
+        label: &str,
+        path: &str,
+        value: &str,
+        help: &str,
+        set: SetText,
+    ) -> Html {
         self.input(ctx, "password", label, path, value, help, set)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn input(&self, ctx: &Context<Self>, kind: &str, label: &str, path: &str, value: &str, help: &str, set: SetText) -> Html {
+    fn input(
+        &self,
+        ctx: &Context<Self>,
+        kind: &str,
+        label: &str,
+        path: &str,
+        value: &str,
+        help: &str,
+        set: SetText,
+    ) -> Html {
         let id = field_id(path);
         let invalid = self.findings(path).iter().any(|d| d.is_error());
         let oninput = ctx.link().callback(move |event: InputEvent| {
@@ -813,7 +854,15 @@ impl App {
         self.field_frame(label, path, help, input)
     }
 
-    fn select(&self, ctx: &Context<Self>, label: &str, path: &str, value: &str, options: &[(String, String)], set: SetText) -> Html {
+    fn select(
+        &self,
+        ctx: &Context<Self>,
+        label: &str,
+        path: &str,
+        value: &str,
+        options: &[(String, String)],
+        set: SetText,
+    ) -> Html {
         let id = field_id(path);
         let onchange = ctx.link().callback(move |event: Event| {
             let value = event.target_unchecked_into::<HtmlSelectElement>().value();
@@ -834,7 +883,14 @@ impl App {
         self.field_frame(label, path, "", input)
     }
 
-    fn flag(&self, ctx: &Context<Self>, label: &str, path: &str, value: bool, set: SetFlag) -> Html {
+    fn flag(
+        &self,
+        ctx: &Context<Self>,
+        label: &str,
+        path: &str,
+        value: bool,
+        set: SetFlag,
+    ) -> Html {
         let id = field_id(path);
         let onchange = ctx.link().callback(move |event: Event| {
             let on = event.target_unchecked_into::<HtmlInputElement>().checked();

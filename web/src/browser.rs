@@ -111,8 +111,8 @@ pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
     let parts = Array::of1(&Uint8Array::from(bytes));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let blob =
-        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(describe)?;
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(describe)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)?;
     let link: web_sys::HtmlAnchorElement = document
         .create_element("a")
@@ -134,10 +134,8 @@ pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
         let _ = web_sys::Url::revoke_object_url(&url);
     });
     if let Some(window) = web_sys::window() {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-            revoke.unchecked_ref(),
-            10_000,
-        );
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
     }
     Ok(())
 }
@@ -170,7 +168,8 @@ pub fn clear_saved_form() {
 /// The text of a picked or dropped file, read locally.
 pub async fn read_file(file: web_sys::File) -> Result<String, String> {
     let text = JsFuture::from(file.text()).await.map_err(describe)?;
-    text.as_string().ok_or_else(|| "the file is not text".into())
+    text.as_string()
+        .ok_or_else(|| "the file is not text".into())
 }
 
 /// Milliseconds since the page started loading.
@@ -195,7 +194,11 @@ pub fn record_timing(name: &str, value: f64) {
             let _ = Reflect::set(&window, &key, &object);
             object
         });
-    let _ = Reflect::set(&timings, &JsValue::from_str(name), &JsValue::from_f64(value));
+    let _ = Reflect::set(
+        &timings,
+        &JsValue::from_str(name),
+        &JsValue::from_f64(value),
+    );
 }
 
 fn describe(value: JsValue) -> String {

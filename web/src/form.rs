@@ -735,7 +735,7 @@ mod tests {
         assert!(form.needs_endpoint());
         let checked = form.check();
         assert!(
-            checked.about("spec.controlPlaneEndpoint").len() >= 1,
+            !checked.about("spec.controlPlaneEndpoint").is_empty(),
             "{:?}",
             checked.diagnostics
         );

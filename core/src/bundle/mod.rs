@@ -7,6 +7,7 @@ pub mod install;
 pub mod layout;
 pub mod manifest;
 pub mod read;
+#[cfg(feature = "x509-parsing")]
 pub mod verify;
 
 use std::io::{Cursor, Write};

@@ -8,7 +8,9 @@ use rcgen::{
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+#[cfg(feature = "x509-parsing")]
 use x509_parser::der_parser::asn1_rs::Tag;
+#[cfg(feature = "x509-parsing")]
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate, X509Name};
 
 use super::Error;
@@ -147,75 +149,91 @@ impl CertificateAuthority {
         now: i64,
         must_outlive: i64,
     ) -> Result<Self, Error> {
-        let fail = |reason: String| Error::ExistingCa {
-            ca: spec.config_name,
-            reason,
-        };
-        let parsed = pem::parse(certificate_pem.trim())
-            .map_err(|_| fail("the certificate is not PEM".into()))?;
-        if parsed.tag() != "CERTIFICATE" {
-            return Err(fail(format!(
-                "expected a CERTIFICATE, found {}",
-                parsed.tag()
-            )));
+        // The browser build leaves certificate parsing out (it is a large part of the .wasm);
+        // the page does not offer existing CAs.
+        #[cfg(not(feature = "x509-parsing"))]
+        {
+            let _ = (certificate_pem, key_pem, now, must_outlive);
+            Err(Error::ExistingCa {
+                ca: spec.config_name,
+                reason: "this build cannot read certificates; use the kbundle command line".into(),
+            })
         }
-        let (_, certificate) = X509Certificate::from_der(parsed.contents())
-            .map_err(|_| fail("the certificate cannot be parsed".into()))?;
-        let is_ca = certificate
-            .basic_constraints()
-            .ok()
-            .flatten()
-            .is_some_and(|constraints| constraints.value.ca);
-        if !is_ca {
-            return Err(fail(
-                "the certificate is not a CA (basicConstraints CA:TRUE is missing)".into(),
-            ));
-        }
-        let key = KeyPair::from_pem(key_pem).map_err(|error| fail(error.to_string()))?;
-        let certificate_key = certificate.public_key().subject_public_key.data.as_ref();
-        if certificate_key != rcgen::PublicKeyData::der_bytes(&key) {
-            return Err(fail("the key does not match the certificate".into()));
-        }
-        let not_after = certificate.validity().not_after.timestamp();
-        if not_after <= now {
-            return Err(fail("the certificate has expired".into()));
-        }
-        if not_after < must_outlive {
-            return Err(fail(
+        #[cfg(feature = "x509-parsing")]
+        {
+            let fail = |reason: String| Error::ExistingCa {
+                ca: spec.config_name,
+                reason,
+            };
+            let parsed = pem::parse(certificate_pem.trim())
+                .map_err(|_| fail("the certificate is not PEM".into()))?;
+            if parsed.tag() != "CERTIFICATE" {
+                return Err(fail(format!(
+                    "expected a CERTIFICATE, found {}",
+                    parsed.tag()
+                )));
+            }
+            let (_, certificate) = X509Certificate::from_der(parsed.contents())
+                .map_err(|_| fail("the certificate cannot be parsed".into()))?;
+            let is_ca = certificate
+                .basic_constraints()
+                .ok()
+                .flatten()
+                .is_some_and(|constraints| constraints.value.ca);
+            if !is_ca {
+                return Err(fail(
+                    "the certificate is not a CA (basicConstraints CA:TRUE is missing)".into(),
+                ));
+            }
+            let key = KeyPair::from_pem(key_pem).map_err(|error| fail(error.to_string()))?;
+            let certificate_key = certificate.public_key().subject_public_key.data.as_ref();
+            if certificate_key != rcgen::PublicKeyData::der_bytes(&key) {
+                return Err(fail("the key does not match the certificate".into()));
+            }
+            let not_after = certificate.validity().not_after.timestamp();
+            if not_after <= now {
+                return Err(fail("the certificate has expired".into()));
+            }
+            if not_after < must_outlive {
+                return Err(fail(
                 "the CA expires before the certificates it would sign; renew it or shorten spec.certificates.validity".into(),
             ));
-        }
-        let spki_der = certificate.public_key().raw.to_vec();
-        let material = CertAndKey {
-            certificate_pem: pem::encode(&parsed).replace("\r\n", "\n"),
-            key_pem: key.private_pem()?,
-        };
-        let mut params = CertificateParams::default();
-        params.distinguished_name = distinguished_name(certificate.subject())
-            .ok_or_else(|| fail("its subject uses a string type kbundle cannot copy".into()))?;
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        // Leaves name the CA by its own subject key identifier, so chains build by key id.
-        params.key_identifier_method = match certificate.extensions().iter().find_map(|extension| {
-            match extension.parsed_extension() {
-                ParsedExtension::SubjectKeyIdentifier(identifier) => Some(identifier.0.to_vec()),
-                _ => None,
             }
-        }) {
-            Some(identifier) => KeyIdMethod::PreSpecified(identifier),
-            None => key_identifier(&key),
-        };
-        let issuer = Issuer::new(params, key);
-        Ok(Self {
-            spec,
-            issuer,
-            material,
-            spki_der,
-            not_after,
-            provided: true,
-        })
+            let spki_der = certificate.public_key().raw.to_vec();
+            let material = CertAndKey {
+                certificate_pem: pem::encode(&parsed).replace("\r\n", "\n"),
+                key_pem: key.private_pem()?,
+            };
+            let mut params = CertificateParams::default();
+            params.distinguished_name = distinguished_name(certificate.subject())
+                .ok_or_else(|| fail("its subject uses a string type kbundle cannot copy".into()))?;
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            // Leaves name the CA by its own subject key identifier, so chains build by key id.
+            params.key_identifier_method =
+                match certificate.extensions().iter().find_map(|extension| {
+                    match extension.parsed_extension() {
+                        ParsedExtension::SubjectKeyIdentifier(identifier) => {
+                            Some(identifier.0.to_vec())
+                        }
+                        _ => None,
+                    }
+                }) {
+                    Some(identifier) => KeyIdMethod::PreSpecified(identifier),
+                    None => key_identifier(&key),
+                };
+            let issuer = Issuer::new(params, key);
+            Ok(Self {
+                spec,
+                issuer,
+                material,
+                spki_der,
+                not_after,
+                provided: true,
+            })
+        }
     }
 
     /// Issues a leaf for `key`, as kubeadm does: CA:FALSE, digitalSignature and
@@ -306,6 +324,7 @@ fn name(common_name: &str, organization: Option<&str>) -> DistinguishedName {
 
 /// The CA's subject as rcgen needs it to write the leaves' issuer field, keeping each value's
 /// string type so that the issuer bytes equal the CA's subject bytes (Go matches them exactly).
+#[cfg(feature = "x509-parsing")]
 fn distinguished_name(subject: &X509Name<'_>) -> Option<DistinguishedName> {
     let mut name = DistinguishedName::new();
     for attribute in subject.iter_attributes() {
