@@ -3,7 +3,7 @@
 # Rust pieces. Idempotent; needs root for apt (CI and developer machines run as root).
 set -euo pipefail
 
-packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo curl)
+packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo curl chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -11,6 +11,9 @@ done
 # kubectl validates kubeconfigs the way Go clients do. The machine image ships one; Debian's
 # kubernetes-client is the fallback where it does not.
 command -v kubectl >/dev/null || missing+=(kubernetes-client)
+# Node runs the browser tests (playwright-core drives Debian's Chromium); the machine image ships
+# one, Debian's is the fallback.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   apt-get update -qq
@@ -28,6 +31,13 @@ venv=$(cd "$(dirname "$0")/.." && pwd)/.venv-tests
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q kubernetes-validate==1.37.0
+fi
+
+# playwright-core for the browser tests, exactly as locked (it drives /usr/bin/chromium and
+# never downloads a browser).
+web_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/web
+if [ ! -d "$web_tests/node_modules/playwright-core" ]; then
+  npm ci --prefix "$web_tests" --no-audit --no-fund >/dev/null
 fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check kbundle has: formatting, clippy (native and wasm32), the whole test suite, the
-# wasm32 build of core, and the plan benchmark (short run, prints figures).
+# Runs every check kbundle has: formatting, clippy (native and wasm32), the wasm32 build of core,
+# the web configurator's build, short benchmark runs (they print figures) and the whole test
+# suite, browser end-to-end tests included.
 # Installs what it needs first (scripts/install-test-deps.sh), so it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,14 +14,19 @@ echo "== clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== clippy (wasm32: kbundle-core)"
 cargo clippy -p kbundle-core --target wasm32-unknown-unknown --locked -- -D warnings
+echo "== clippy (wasm32: kbundle-web)"
+cargo clippy -p kbundle-web --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== build (wasm32: kbundle-core)"
 cargo build -p kbundle-core --target wasm32-unknown-unknown --release --locked
+echo "== build (the web configurator: dist/index.html)"
+scripts/build-web.sh
 echo "== benchmarks (short runs; full: cargo bench -p kbundle-core)"
 KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench plan --locked
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-core --bench pki --locked
 cargo bench -p kbundle-core --bench render --locked
 cargo bench -p kbundle-core --bench bundle --locked
 cargo bench -p kbundle-cli --bench apply --locked
+node tests/web/bench.mjs dist/index.html target/web-bindgen/kbundle_bg.wasm 3
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.
 log=$(mktemp)

@@ -729,11 +729,11 @@ impl App {
 }
 
 fn map_svg(map: &FamilyMap) -> Html {
-    const LABEL: f64 = 130.0;
-    const ROW: f64 = 26.0;
+    const LABEL: f64 = 150.0;
+    const ROW: f64 = 30.0;
     let rows = map.rows.len() as f64;
     let axis_y = rows * ROW + 4.0;
-    let height = axis_y + 34.0;
+    let height = axis_y + 42.0;
     let width = LABEL + address_map::WIDTH + 10.0;
     let description = if map.overlaps.is_empty() {
         format!("{} address space: no overlap", map.family)
@@ -753,13 +753,13 @@ fn map_svg(map: &FamilyMap) -> Html {
                     let y = index as f64 * ROW;
                     html! {
                         <g>
-                            <text x="0" y={(y + 17.0).to_string()} class="row-label">{ row.label }</text>
+                            <text x="0" y={(y + 20.0).to_string()} class="row-label">{ row.label }</text>
                             { for row.bars.iter().map(|bar| html! {
                                 <g>
                                     <rect x={(LABEL + bar.x).to_string()} y={(y + 3.0).to_string()} width={bar.width.to_string()}
                                         height={(ROW - 6.0).to_string()} class={bar.class}><title>{ bar.title.clone() }</title></rect>
-                                    { if bar.width > 8.0 * bar.label.len() as f64 { html! {
-                                        <text x={(LABEL + bar.x + 3.0).to_string()} y={(y + 17.0).to_string()} class="bar-label">{ bar.label.clone() }</text>
+                                    { if bar.width > 8.5 * bar.label.len() as f64 { html! {
+                                        <text x={(LABEL + bar.x + 3.0).to_string()} y={(y + 20.0).to_string()} class="bar-label">{ bar.label.clone() }</text>
                                     } } else { html! {} } }
                                 </g>
                             }) }
@@ -774,8 +774,13 @@ fn map_svg(map: &FamilyMap) -> Html {
                 { for map.gaps.iter().map(|x| html! {
                     <text x={(LABEL + x).to_string()} y={(axis_y + 4.0).to_string()} class="gap">{"≈"}</text>
                 }) }
-                { for map.ticks.iter().enumerate().map(|(index, tick)| html! {
-                    <text x={(LABEL + tick.x).to_string()} y={(axis_y + 16.0 + 12.0 * (index % 2) as f64).to_string()} class="tick">{ tick.label.clone() }</text>
+                { for map.ticks.iter().enumerate().map(|(index, tick)| {
+                    // Labels near the right edge end at their tick so they stay inside.
+                    let anchor = if tick.x > address_map::WIDTH * 0.8 { "end" } else { "start" };
+                    html! {
+                        <text x={(LABEL + tick.x).to_string()} y={(axis_y + 17.0 + 15.0 * (index % 2) as f64).to_string()}
+                            class="tick" text-anchor={anchor}>{ tick.label.clone() }</text>
+                    }
                 }) }
             </svg>
         </figure>
