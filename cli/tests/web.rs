@@ -242,6 +242,14 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
         "every input has a label"
     );
     assert_eq!(check("fileUrlDownload"), "demo-bundle.zip");
+    assert_eq!(check("droppedName"), "dropped", "drag and drop imports");
+    let storage = check("storage").to_string();
+    assert!(storage.contains("puller"), "the form is stored: {storage}");
+    assert!(
+        !storage.contains("pa55-never-stored"),
+        "a password reached local storage: {storage}"
+    );
+    assert!(check("encryptedDoneText").to_string().contains("encrypted"));
 
     // Import gives the same form back: exporting it again gives the same file.
     let exported = std::fs::read_to_string(out.join("exported.yaml")).expect("exported");

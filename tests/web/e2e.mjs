@@ -90,6 +90,19 @@ try {
   checks.fixtureNodes = await page.locator("li.node").count();
   checks.mapFamilies = await page.locator("figure.map figcaption").allTextContents();
 
+  // Drag and drop of a file onto the drop zone.
+  const dropped = readFileSync(join(outDir, "exported.yaml"), "utf8").replace("name: e2e", "name: dropped");
+  const transfer = await page.evaluateHandle((text) => {
+    const data = new DataTransfer();
+    data.items.add(new File([text], "dropped.yaml", { type: "text/yaml" }));
+    return data;
+  }, dropped);
+  await page.dispatchEvent("#import .dropzone", "drop", { dataTransfer: transfer });
+  await page.waitForFunction(() => document.querySelector("#f-metadata-name").value === "dropped");
+  checks.droppedName = await page.inputValue("#f-metadata-name");
+  await page.setInputFiles("#import-file", fixture);
+  await page.waitForFunction(() => document.querySelectorAll("figure.map").length === 2);
+
   // An overlap is drawn in red while the download is refused.
   await page.fill("#f-spec-networking-podSubnet", "10.96.0.0/16,fd00:10:244::/56");
   checks.overlapRects = await page.locator("svg rect.overlap").count();
@@ -104,6 +117,21 @@ try {
   await download.saveAs(join(outDir, "e2e-rsa-bundle.zip"));
   await page.waitForSelector("#download-done");
   checks.rsaBuildMillis = await page.evaluate(() => window.kbundleTimings.lastBuildMillis);
+
+  // Registry credentials and a passphrase: the password never reaches local storage, and the
+  // encrypted zip opens with the passphrase only.
+  await openDetails(page, "#registry");
+  await page.click("#add-credential");
+  await page.fill("#f-spec-registry-credentials-0-registry", "registry.example.com");
+  await page.fill("#f-spec-registry-credentials-0-username", "puller");
+  await page.fill("#f-spec-registry-credentials-0-password", "pa55-never-stored");
+  await page.fill("#passphrase", "correct horse battery staple");
+  checks.storage = await page.evaluate(() => JSON.stringify(Object.assign({}, localStorage)));
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  await download.saveAs(join(outDir, "e2e-encrypted-bundle.zip"));
+  await page.waitForSelector("#download-done");
+  checks.encryptedDoneText = await page.textContent("#download-done");
+  await page.fill("#passphrase", "");
 
   // Phone-sized screen: the layout folds into one column without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -524,10 +524,10 @@ impl App {
                 </div>
                 <h3>{"Mirrors"}</h3>
                 <ul class="pairs">{ for mirrors }</ul>
-                <button type="button" onclick={ctx.link().callback(|_| edit(|f| f.registry.mirrors.push(MirrorRow::default())))}>{"Add a mirror"}</button>
+                <button type="button" id="add-mirror" onclick={ctx.link().callback(|_| edit(|f| f.registry.mirrors.push(MirrorRow::default())))}>{"Add a mirror"}</button>
                 <h3>{"Credentials"}</h3>
                 <ul class="pairs">{ for credentials }</ul>
-                <button type="button" onclick={ctx.link().callback(|_| edit(|f| f.registry.credentials.push(CredentialRow::default())))}>{"Add credentials"}</button>
+                <button type="button" id="add-credential" onclick={ctx.link().callback(|_| edit(|f| f.registry.credentials.push(CredentialRow::default())))}>{"Add credentials"}</button>
             </details>
         }
     }

@@ -29,6 +29,7 @@ const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
 const KUBELET_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/10-kbundle.conf";
 const KUBELET_PROXY_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/http-proxy.conf";
+const CONTAINERD_UNIT: &str = "/etc/systemd/system/containerd.service";
 const CONTAINERD_PROXY_DROP_IN: &str = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
 const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
 /// containerd's registry host directory: `<dir>/<registry host[:port]>/hosts.toml`.
@@ -62,6 +63,7 @@ pub(crate) fn node_files(
         kubelet_unit(),
         kubelet_drop_in(node),
         containerd_config(config),
+        containerd_unit(),
         modules_load(),
         sysctl(config),
     ];
@@ -193,6 +195,39 @@ WantedBy=multi-user.target
 "
     );
     RenderedFile::new(KUBELET_UNIT, contents, MODE_PUBLIC)
+}
+
+/// containerd's unit as upstream ships it with its release archive, which has none: a node
+/// installed from `kbundle apply --artifacts` has no package to bring one. `ExecStart` names the
+/// binary without a path for the same reason as the kubelet's (systemd's search path finds
+/// `/usr/local/bin/containerd` from the artifacts or `/usr/bin/containerd` from a package); the
+/// unit under `/etc/systemd/system` takes precedence over a packaged one.
+fn containerd_unit() -> RenderedFile {
+    let contents = format!(
+        "{HEADER}\
+[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target dbus.service
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+"
+    );
+    RenderedFile::new(CONTAINERD_UNIT, contents, MODE_PUBLIC)
 }
 
 /// kubelet's command line. kbundle issues `kubelet.conf` itself, so there is no

@@ -101,6 +101,7 @@ fn renders_the_base_files_without_registry_or_proxy() {
             CONTAINERD_CONFIG,
             MODULES_LOAD,
             SYSCTL,
+            CONTAINERD_UNIT,
             KUBELET_UNIT,
             KUBELET_DROP_IN,
             KUBELET_CONFIG,
