@@ -3,7 +3,7 @@
 // responsiveness meanwhile, and the size of the .wasm. Prints figures against the goals.
 //
 // usage: node bench.mjs <dist/index.html> <kbundle_bg.wasm> [rounds]
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -41,12 +41,7 @@ function clusterYaml(nodes, algorithm) {
   return lines.join("\n") + "\n";
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   // First render: fresh context (nothing cached, no saved form) each time.
   const firstRenders = [];

@@ -5,7 +5,7 @@
 // usage: node e2e.mjs <page-url> <out-dir> <import-fixture.yaml> <file-url-of-the-page>
 // writes into <out-dir>: e2e-bundle.zip, e2e-rsa-bundle.zip, exported.yaml, reexported.yaml,
 // requests.json (every request the page made), checks.json (what the page showed), page.png.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -16,12 +16,7 @@ const checks = {};
 const requests = [];
 const problems = [];
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   context.on("request", (request) => requests.push(request.url()));
