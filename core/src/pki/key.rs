@@ -13,6 +13,8 @@ use sha2::Sha256;
 use super::Error;
 use crate::config::KeyAlgorithm;
 
+const NOT_PKCS8_KEY: &str = "a PKCS#8 key that is neither ECDSA P-256 nor RSA";
+
 /// A private key with its public half, ready to sign certificates.
 pub struct KeyPair {
     inner: Inner,
@@ -66,15 +68,10 @@ impl KeyPair {
                 .map_err(|_| Error::Key("not a valid PKCS#1 RSA private key".into()))?;
             Inner::Rsa(Box::new(key))
         } else if pem.contains("BEGIN PRIVATE KEY") {
-            if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-                Inner::EcdsaP256(key)
-            } else if let Ok(key) = rsa::PrivateKey::from_pkcs8_pem(pem) {
-                Inner::Rsa(Box::new(key))
-            } else {
-                return Err(Error::Key(
-                    "a PKCS#8 key that is neither ECDSA P-256 nor RSA".into(),
-                ));
-            }
+            return match ::pem::parse(pem.trim()) {
+                Ok(block) if block.tag() == "PRIVATE KEY" => Self::from_pkcs8_der(block.contents()),
+                _ => Err(Error::Key(NOT_PKCS8_KEY.into())),
+            };
         } else {
             return Err(Error::Key("no PEM private key found".into()));
         };
@@ -88,9 +85,7 @@ impl KeyPair {
         } else if let Ok(key) = rsa::PrivateKey::from_pkcs8_der(der) {
             Inner::Rsa(Box::new(key))
         } else {
-            return Err(Error::Key(
-                "a PKCS#8 key that is neither ECDSA P-256 nor RSA".into(),
-            ));
+            return Err(Error::Key(NOT_PKCS8_KEY.into()));
         };
         Self::from_inner(inner)
     }

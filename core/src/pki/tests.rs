@@ -519,3 +519,43 @@ fn a_premade_key_of_another_algorithm_is_refused() {
     let error = Pki::issue_with_keys(&config, &inputs, vec![rsa]).expect_err("refused");
     assert!(error.to_string().contains("RSA-2048"), "{error}");
 }
+
+#[test]
+fn pkcs8_pem_keys_of_both_algorithms_are_read_and_garbage_is_refused() {
+    use p256::pkcs8::EncodePublicKey as _;
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let ecdsa = p256::ecdsa::SigningKey::from_slice(&[7; 32]).expect("scalar");
+    let ecdsa_pem = ecdsa
+        .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+        .expect("pem");
+    let read = KeyPair::from_pem(&ecdsa_pem).expect("reads a PKCS#8 P-256 key");
+    assert_eq!(read.algorithm(), KeyAlgorithm::EcdsaP256);
+    assert_eq!(
+        read.public_pem().expect("public"),
+        ecdsa
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .expect("public")
+    );
+
+    let rsa = KeyPair::generate(KeyAlgorithm::Rsa2048, &mut ChaCha20Rng::from_seed([5; 32]))
+        .expect("key");
+    let pkcs1 = rsa.private_pem().expect("pem");
+    let rsa_key = rsa::PrivateKey::from_pkcs1_pem(&pkcs1).expect("pkcs1");
+    let rsa_pem = rsa_key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .expect("pkcs8");
+    let read = KeyPair::from_pem(&rsa_pem).expect("reads a PKCS#8 RSA key");
+    assert_eq!(
+        read.public_pem().expect("public"),
+        rsa.public_pem().expect("public")
+    );
+
+    let garbage = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    let error = KeyPair::from_pem(garbage).expect_err("refused");
+    assert!(
+        error.to_string().contains("neither ECDSA P-256 nor RSA"),
+        "{error}"
+    );
+}
