@@ -65,7 +65,6 @@ pub struct App {
     checked: Checked,
     /// The plan of the form when valid, else of the last valid form (shown dimmed).
     plan: Option<NetworkPlan>,
-    plan_is_current: bool,
     paste_buffer: String,
     import_buffer: String,
     import_message: Option<Result<String, String>>,
@@ -76,16 +75,23 @@ pub struct App {
 }
 
 impl App {
-    fn refresh(&mut self) {
+    /// Checks the form again; a valid form replaces the plan, an invalid one keeps the last.
+    fn recheck(&mut self) {
         self.checked = self.form.check();
-        match &self.checked.validated {
-            Some(validated) => {
-                self.plan = Some(NetworkPlan::new(&validated.config));
-                self.plan_is_current = true;
-            }
-            None => self.plan_is_current = false,
+        if let Some(plan) = plan_of(&self.checked) {
+            self.plan = Some(plan);
         }
+    }
+
+    /// After an edit: check again and keep the form for the next visit.
+    fn refresh(&mut self) {
+        self.recheck();
         browser::save_form(&self.form);
+    }
+
+    /// Whether the plan shown is the form's own (else the last valid one).
+    fn plan_is_current(&self) -> bool {
+        self.checked.validated.is_some()
     }
 }
 
@@ -96,15 +102,10 @@ impl Component for App {
     fn create(_ctx: &Context<Self>) -> Self {
         let form = browser::load_form().unwrap_or_else(Form::example);
         let checked = form.check();
-        let plan = checked
-            .validated
-            .as_ref()
-            .map(|validated| NetworkPlan::new(&validated.config));
         Self {
-            plan_is_current: plan.is_some(),
-            form,
+            plan: plan_of(&checked),
             checked,
-            plan,
+            form,
             paste_buffer: String::new(),
             import_buffer: String::new(),
             import_message: None,
@@ -681,9 +682,9 @@ impl App {
             </tr>
         });
         html! {
-            <section class={classes!("card", "plan", (!self.plan_is_current).then_some("stale"))} aria-labelledby="plan-title" id="plan">
+            <section class={classes!("card", "plan", (!self.plan_is_current()).then_some("stale"))} aria-labelledby="plan-title" id="plan">
                 <h2 id="plan-title">{"Network plan"}</h2>
-                { if self.plan_is_current { html! {} } else {
+                { if self.plan_is_current() { html! {} } else {
                     html! { <p class="notice">{"Showing the last valid plan: fix the problems to update it."}</p> }
                 } }
                 <table class="facts">
@@ -710,7 +711,7 @@ impl App {
     }
 
     fn view_map(&self, plan: Option<&NetworkPlan>) -> Html {
-        let plan = plan.filter(|_| self.plan_is_current);
+        let plan = plan.filter(|_| self.plan_is_current());
         let maps = address_map::address_map(&self.form, plan);
         html! {
             <div class="maps">
@@ -908,6 +909,14 @@ impl App {
             </label>
         }
     }
+}
+
+/// The network plan of a valid form.
+fn plan_of(checked: &Checked) -> Option<NetworkPlan> {
+    checked
+        .validated
+        .as_ref()
+        .map(|validated| NetworkPlan::new(&validated.config))
 }
 
 fn edit(change: impl FnOnce(&mut Form) + 'static) -> Msg {
