@@ -15,9 +15,10 @@ use std::time::{Duration, SystemTime};
 
 use kbundle_tests::programs::{command, require_program, run};
 
+/// The repository root without `..` in it: the page's file:// URL is compared with the one the
+/// browser reports, which is normalised.
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
+    kbundle_tests::repository_root()
         .canonicalize()
         .expect("workspace")
 }
