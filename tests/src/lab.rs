@@ -31,7 +31,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::netns::TEST_NET_V4;
+use crate::netns::{TEST_NET_V4, TEST_NET_V6};
 use crate::programs::{self, Finished};
 
 /// What to run when a program the lab needs, or root, is missing.
@@ -54,6 +54,8 @@ pub const SUDO_USER: &str = "kube";
 pub const PASSWORD_SUDO_USER: &str = "kubepw";
 /// The address of the lab namespace's bridge; clients run with [`Lab::command`] use it.
 pub const BRIDGE_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The bridge's IPv6 address in a dual-stack lab ([`Lab::new_dual_stack`]).
+pub const BRIDGE_ADDRESS6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 /// The `ConnectTimeout` of every ssh client the lab builds.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The node directories backed by an overlay, whose writes the host can read
@@ -115,18 +117,29 @@ const NODE_INIT: &str = r#"#!/bin/sh
 # kbundle test fixture: the init of one lab node (tests/src/lab.rs). Runs as PID 1 of the node's
 # PID namespace, in its own mount, UTS and network namespaces, and ends as sshd.
 set -eu
-name=$1 address=$2 dir=$3 lab=$4
+name=$1 address=$2 dir=$3 lab=$4 address6=${5:-}
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-# Network: loopback and eth0 only, no IPv6 (no link-local chatter), no default route.
-echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
-echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
+# Network: loopback and eth0 only, no default route; IPv6 only in a dual-stack lab (no
+# link-local chatter otherwise), and never from router advertisements.
+if [ -n "$address6" ]; then
+  for conf in all default; do
+    echo 0 > "/proc/sys/net/ipv6/conf/$conf/accept_ra"
+    echo 0 > "/proc/sys/net/ipv6/conf/$conf/autoconf"
+  done
+else
+  echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
+  echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
+fi
 ip -batch - <<EOF
 link set lo up
 addr add $address/24 dev eth0
 link set eth0 up
 EOF
+if [ -n "$address6" ]; then
+  ip -6 addr add "$address6/64" dev eth0 nodad
+fi
 
 # Global kernel settings are not namespaced: the node may read them, never write them.
 mount --bind /proc/sys /proc/sys
@@ -246,6 +259,8 @@ struct Node {
     /// The node's PID 1 (sshd), seen from the host.
     init: Option<Process>,
     host_key: String,
+    /// The node's IPv6 address in a dual-stack lab.
+    address6: Option<Ipv6Addr>,
 }
 
 /// A lab of SSH test nodes; see the module documentation. Nodes are numbered from 1 (`node1`
@@ -258,6 +273,8 @@ pub struct Lab {
     namespaces: Vec<String>,
     scratch: PathBuf,
     nodes: Vec<Node>,
+    /// Whether the bridge and the nodes have IPv6 addresses too ([`Lab::new_dual_stack`]).
+    dual_stack: bool,
 }
 
 /// `ip args…`, which must succeed.
@@ -295,6 +312,15 @@ fn ensure_guard_route() {
             "replace",
             "unreachable",
             TEST_NET_V4,
+            "metric",
+            "4000",
+        ]);
+        ip(&[
+            "-6",
+            "route",
+            "replace",
+            "unreachable",
+            TEST_NET_V6,
             "metric",
             "4000",
         ]);
@@ -503,6 +529,17 @@ impl Lab {
     /// Panics with the node's log if a node fails to come up, and with [`LAB_INSTALL_HINT`]
     /// when a program is missing; whatever was made by then is torn down.
     pub fn new(name: &str, node_count: usize) -> Self {
+        Self::create(name, node_count, false)
+    }
+
+    /// Like [`Lab::new`], with IPv6 too: the bridge has [`BRIDGE_ADDRESS6`] and node *I* also
+    /// `2001:db8::(10+I)` ([`Lab::node_address6`]), for dual-stack clusters. The root
+    /// namespace's guard covers 2001:db8::/32 as well.
+    pub fn new_dual_stack(name: &str, node_count: usize) -> Self {
+        Self::create(name, node_count, true)
+    }
+
+    fn create(name: &str, node_count: usize, dual_stack: bool) -> Self {
         assert!(
             !name.is_empty()
                 && name.len() <= 24
@@ -531,6 +568,7 @@ impl Lab {
             namespaces: Vec::new(),
             scratch,
             nodes: Vec::new(),
+            dual_stack,
         };
         for index in 1..=node_count {
             let dir = lab.scratch.join(format!("nodes/n{index}"));
@@ -544,6 +582,7 @@ impl Lab {
                 child: None,
                 init: None,
                 host_key: String::new(),
+                address6: dual_stack.then(|| node_ip6(index)),
             });
         }
 
@@ -567,11 +606,14 @@ impl Lab {
             .collect();
         ip_batch(&lab.scratch, "netns", None, &adds);
         let mut no_ipv6 = lab.command("sysctl");
+        let disable = if dual_stack { 0 } else { 1 };
         no_ipv6.args([
             "-q",
             "-w",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
+            &format!("net.ipv6.conf.all.disable_ipv6={disable}"),
+            &format!("net.ipv6.conf.default.disable_ipv6={disable}"),
+            "net.ipv6.conf.all.accept_ra=0",
+            "net.ipv6.conf.default.accept_ra=0",
         ]);
         programs::run(no_ipv6, IP_LIMIT).expect_success();
         let mut links = vec![
@@ -580,6 +622,9 @@ impl Lab {
             format!("addr add {BRIDGE_ADDRESS}/24 dev br0"),
             "link set br0 up".to_owned(),
         ];
+        if dual_stack {
+            links.push(format!("addr add {BRIDGE_ADDRESS6}/64 dev br0 nodad"));
+        }
         for (index, node) in (1..).zip(&lab.nodes) {
             links.push(format!(
                 "link add v{index} type veth peer name eth0 netns {}",
@@ -593,6 +638,9 @@ impl Lab {
         let mut hosts = "127.0.0.1 localhost\n".to_owned();
         for node in &lab.nodes {
             let _ = writeln!(hosts, "{} {}", node.address, node.name);
+            if let Some(address6) = node.address6 {
+                let _ = writeln!(hosts, "{address6} {}", node.name);
+            }
         }
         write(&lab.scratch.join("hosts"), &hosts);
         write(
@@ -657,6 +705,7 @@ impl Lab {
             .arg(node.address.to_string())
             .arg(&node.dir)
             .arg(&lab_dir)
+            .args(node.address6.map(|address| address.to_string()))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
@@ -749,6 +798,16 @@ impl Lab {
     /// Node `index`'s address: 198.51.100.(10 + index).
     pub fn node_address(&self, index: usize) -> Ipv4Addr {
         self.node(index).address
+    }
+
+    /// Node `index`'s IPv6 address, `2001:db8::(10 + index)`, in a dual-stack lab.
+    pub fn node_address6(&self, index: usize) -> Option<Ipv6Addr> {
+        self.node(index).address6
+    }
+
+    /// Whether the lab has IPv6 too ([`Lab::new_dual_stack`]).
+    pub fn is_dual_stack(&self) -> bool {
+        self.dual_stack
     }
 
     /// The sudo password of [`PASSWORD_SUDO_USER`] on node `index`: `pw-node<index>`.
@@ -1076,6 +1135,11 @@ impl Drop for Lab {
 fn node_ip(index: usize) -> Ipv4Addr {
     let last = u8::try_from(10 + index).unwrap_or_else(|_| panic!("node {index} has no address"));
     Ipv4Addr::new(198, 51, 100, last)
+}
+
+fn node_ip6(index: usize) -> Ipv6Addr {
+    let last = u16::try_from(10 + index).unwrap_or_else(|_| panic!("node {index} has no address"));
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)
 }
 
 fn read_log(dir: &Path) -> String {

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod kubernetes;
 pub mod lab;
 pub mod netns;
 pub mod pki_files;
