@@ -413,7 +413,7 @@ impl ClusterLab {
         let bundle = kbundle_core::bundle::Bundle::from_zip(
             &std::fs::read(zip).expect("read bundle"),
             None,
-            kbundle_core::bundle::Limits::default(),
+            kbundle_core::bundle::read::Limits::default(),
         )
         .expect("bundle reads");
         let found = bundle
