@@ -7,6 +7,12 @@
 pub const PKI_DIR: &str = "/etc/kubernetes/pki";
 /// Directory of the kubeconfigs on a node.
 pub const KUBECONFIG_DIR: &str = "/etc/kubernetes";
+/// Under [`KUBECONFIG_DIR`]: the kubeconfig a node that joins later starts its kubelet with.
+/// It holds the bootstrap token and no certificate: with it the kubelet asks for its client
+/// certificate (kubelet TLS bootstrap), as after `kubeadm join`.
+pub const BOOTSTRAP_KUBECONFIG: &str = "bootstrap-kubelet.conf";
+/// The user of [`BOOTSTRAP_KUBECONFIG`], named as kubeadm names it.
+pub const BOOTSTRAP_USER: &str = "tls-bootstrap-token-user";
 
 /// The three certificate authorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

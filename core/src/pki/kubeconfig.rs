@@ -1,11 +1,12 @@
 //! Kubeconfig files with embedded certificate data, shaped as kubeadm writes them: one cluster
-//! named after the cluster, one user named after the client CN, one context `<user>@<cluster>`.
+//! named after the cluster, one user named after the client CN (or, for the bootstrap
+//! kubeconfig, kubeadm's token user), one context `<user>@<cluster>`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
-/// Renders a kubeconfig.
+/// Renders a kubeconfig whose user is a client certificate and its key.
 pub(crate) fn render(
     cluster_name: &str,
     server: &str,
@@ -13,6 +14,37 @@ pub(crate) fn render(
     user: &str,
     certificate_pem: &str,
     key_pem: &str,
+) -> String {
+    let credentials = User {
+        client_certificate_data: Some(STANDARD.encode(certificate_pem)),
+        client_key_data: Some(STANDARD.encode(key_pem)),
+        token: None,
+    };
+    render_for(cluster_name, server, ca_pem, user, credentials)
+}
+
+/// Renders a kubeconfig whose user is a bearer token (`<id>.<secret>` for a bootstrap token).
+pub(crate) fn render_with_token(
+    cluster_name: &str,
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    token: &str,
+) -> String {
+    let credentials = User {
+        client_certificate_data: None,
+        client_key_data: None,
+        token: Some(token.to_owned()),
+    };
+    render_for(cluster_name, server, ca_pem, user, credentials)
+}
+
+fn render_for(
+    cluster_name: &str,
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    credentials: User,
 ) -> String {
     let context = format!("{user}@{cluster_name}");
     let config = Kubeconfig {
@@ -36,10 +68,7 @@ pub(crate) fn render(
         preferences: Preferences {},
         users: vec![NamedUser {
             name: user,
-            user: User {
-                client_certificate_data: STANDARD.encode(certificate_pem),
-                client_key_data: STANDARD.encode(key_pem),
-            },
+            user: credentials,
         }],
     };
     crate::yaml::to_yaml(&config)
@@ -92,9 +121,14 @@ struct NamedUser<'a> {
     user: User,
 }
 
+/// Either a client certificate and its key, or a token.
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 struct User {
-    client_certificate_data: String,
-    client_key_data: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_certificate_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_key_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }

@@ -20,8 +20,9 @@ pub use key::KeyPair;
 use crate::config::{ClusterConfig, Host, Node};
 use crate::plan::NetworkPlan;
 use inventory::{
-    CERTIFICATE_AUTHORITIES, CERTIFICATES, CommonName, KUBECONFIG_DIR, KUBECONFIGS,
-    KubeconfigScope, PKI_DIR, SanRule, Scope, ServerRule, organization_for,
+    BOOTSTRAP_KUBECONFIG, BOOTSTRAP_USER, CERTIFICATE_AUTHORITIES, CERTIFICATES, CommonName,
+    KUBECONFIG_DIR, KUBECONFIGS, KubeconfigScope, PKI_DIR, SanRule, Scope, ServerRule,
+    organization_for,
 };
 
 /// Why the PKI could not be issued.
@@ -439,6 +440,33 @@ impl Pki {
             }
         }
         files.into_values().collect()
+    }
+
+    /// The PKI files of a worker that joins after the cluster is up (kubelet TLS bootstrap):
+    /// the cluster CA certificate and the bootstrap kubeconfig, which names the control-plane
+    /// endpoint (as every worker's kubelet.conf does) and carries the bootstrap token instead of
+    /// a certificate. Nothing in them names a node: the kubelet asks for its own certificate.
+    pub fn join_files(&self, config: &ClusterConfig) -> Vec<PkiFile> {
+        let cluster_ca = self.authority(CaKind::Cluster).material();
+        let kubeconfig = kubeconfig::render_with_token(
+            &config.name,
+            &config.api_endpoint().url(),
+            &cluster_ca.certificate_pem,
+            BOOTSTRAP_USER,
+            &self.bootstrap_token.token(),
+        );
+        vec![
+            PkiFile {
+                path: format!("{KUBECONFIG_DIR}/{BOOTSTRAP_KUBECONFIG}"),
+                contents: kubeconfig,
+                mode: 0o600,
+            },
+            PkiFile {
+                path: format!("{PKI_DIR}/ca.crt"),
+                contents: cluster_ca.certificate_pem.clone(),
+                mode: 0o644,
+            },
+        ]
     }
 }
 
