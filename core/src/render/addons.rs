@@ -196,12 +196,19 @@ fn rbac(config: &ClusterConfig) -> Vec<Value> {
     objects
 }
 
-/// The bootstrap token Secret and `kube-public/cluster-info`, so that nodes can join later with
-/// `kubeadm join --token … --discovery-token-ca-cert-hash …`. The token expires with the
-/// certificates (revoke it earlier by deleting the Secret).
+/// When the bootstrap token expires (RFC 3339, UTC): with the certificates issued at
+/// `issued_at` (unix seconds).
+pub fn bootstrap_token_expiration(config: &ClusterConfig, issued_at: i64) -> String {
+    rfc3339(issued_at + i64::from(config.certificates.validity_hours) * 3600)
+}
+
+/// The bootstrap token Secret and `kube-public/cluster-info`, so that workers can join later:
+/// the bundle's `join/` folder holds a bootstrap kubeconfig with this token, with which the
+/// kubelet asks for its certificate (kubelet TLS bootstrap); `cluster-info` serves kubeadm's
+/// discovery. The token expires with the certificates (revoke it earlier by deleting the Secret).
 fn bootstrap(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki, issued_at: i64) -> Vec<Value> {
     let token = &pki.bootstrap_token;
-    let expiration = rfc3339(issued_at + i64::from(config.certificates.validity_hours) * 3600);
+    let expiration = bootstrap_token_expiration(config, issued_at);
     let ca = &pki
         .authority(crate::pki::CaKind::Cluster)
         .material()

@@ -1,6 +1,6 @@
-//! Rendering: everything that runs on the nodes, as files. Static pods, node configuration and
-//! the addons applied once the API server is up, for the configured Kubernetes version.
-//! Deterministic: the same config, plan and PKI give the same bytes.
+//! Rendering: everything that runs on the nodes, as files. Static pods, node configuration, the
+//! addons applied once the API server is up, and the files of workers that join later, for the
+//! configured Kubernetes version. Deterministic: the same config, plan and PKI give the same bytes.
 
 pub mod addons;
 pub mod control_plane;
@@ -52,6 +52,25 @@ pub struct NodeFiles {
     pub files: Vec<RenderedFile>,
 }
 
+/// In the kubelet drop-in of [`JoinFiles`]: where the joining node's name goes.
+pub const JOIN_NODE_NAME: &str = "@NODE_NAME@";
+/// In the kubelet drop-in of [`JoinFiles`]: where the joining node's addresses go (`--node-ip`).
+pub const JOIN_NODE_IP: &str = "@NODE_IP@";
+
+/// What a worker that joins after the cluster is up receives: the files of a worker that name
+/// no node, and a bootstrap kubeconfig instead of a kubelet.conf. Its kubelet asks for its client
+/// certificate with the bootstrap token (kubelet TLS bootstrap); kube-controller-manager approves
+/// and signs it, and gives the node a free pod range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinFiles {
+    /// The cluster CA certificate, the bootstrap kubeconfig (a secret) and the node
+    /// configuration every node shares, sorted by path.
+    pub files: Vec<RenderedFile>,
+    /// The kubelet drop-in, with [`JOIN_NODE_NAME`] and [`JOIN_NODE_IP`] for the installer to
+    /// fill in on the node.
+    pub kubelet_drop_in: RenderedFile,
+}
+
 /// Everything rendered for a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -59,6 +78,8 @@ pub struct Rendered {
     pub nodes: Vec<NodeFiles>,
     /// Addons in apply order.
     pub addons: Vec<Addon>,
+    /// For workers that join later. Every cluster has a bootstrap token, so always there.
+    pub join: JoinFiles,
 }
 
 /// Renders every node's files (PKI, static pods, node configuration) and the addons.
@@ -86,6 +107,22 @@ pub fn render(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki, issued_at: 
     Rendered {
         nodes,
         addons: addons::addons(config, plan, pki, issued_at),
+        join: join(config, plan, pki),
+    }
+}
+
+/// The files of a worker that joins later.
+fn join(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki) -> JoinFiles {
+    let mut files: Vec<RenderedFile> = pki
+        .join_files(config)
+        .into_iter()
+        .map(|file| RenderedFile::new(file.path, file.contents, file.mode))
+        .collect();
+    files.extend(node::shared_files(config, plan));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    JoinFiles {
+        files,
+        kubelet_drop_in: node::join_kubelet_drop_in(JOIN_NODE_NAME, JOIN_NODE_IP),
     }
 }
 

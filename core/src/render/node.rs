@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::RenderedFile;
 use crate::config::{CgroupDriver, ClusterConfig, Node, Proxy, Taint, TaintEffect};
 use crate::net::IpFamily;
-use crate::pki::inventory::{CaKind, KUBECONFIG_DIR, PKI_DIR, ca_spec};
+use crate::pki::inventory::{BOOTSTRAP_KUBECONFIG, CaKind, KUBECONFIG_DIR, PKI_DIR, ca_spec};
 use crate::plan::NetworkPlan;
 
 /// First line of every file, so that whoever edits one on the node knows it will not last.
@@ -58,10 +58,18 @@ pub(crate) fn node_files(
     plan: &NetworkPlan,
     node: &Node,
 ) -> Vec<RenderedFile> {
+    let mut files = shared_files(config, plan);
+    files.push(kubelet_drop_in(node));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// The configuration files that are the same on every node (all but the kubelet drop-in, which
+/// names the node), sorted by path: what a worker that joins later receives as it is.
+pub(crate) fn shared_files(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<RenderedFile> {
     let mut files = vec![
         kubelet_config(config, plan),
         kubelet_unit(),
-        kubelet_drop_in(node),
         containerd_config(config),
         containerd_unit(),
         modules_load(),
@@ -231,24 +239,24 @@ WantedBy=multi-user.target
 }
 
 /// kubelet's command line. kbundle issues `kubelet.conf` itself, so there is no
-/// `--bootstrap-kubeconfig`. Everything that can live in the configuration file does; what
+/// `--bootstrap-kubeconfig` (only a node that joins later has one, [`join_kubelet_drop_in`]).
+/// Everything that can live in the configuration file does; what
 /// remains is per node: its addresses, name, labels and taints.
 ///
 /// Drop-ins apply in file-name order across every unit directory, so a packaged
 /// `10-kubeadm.conf` (from the kubeadm package) would run after this one and replace its
 /// `ExecStart`: nodes must not carry that package's drop-in.
 fn kubelet_drop_in(node: &Node) -> RenderedFile {
+    let addresses = node
+        .addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let mut arguments = vec![
         format!("--kubeconfig={KUBECONFIG_DIR}/kubelet.conf"),
         format!("--config={KUBELET_CONFIG}"),
-        format!(
-            "--node-ip={}",
-            node.addresses
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
+        format!("--node-ip={addresses}"),
         format!("--hostname-override={}", node.name),
     ];
     let labels: Vec<String> = node
@@ -264,6 +272,25 @@ fn kubelet_drop_in(node: &Node) -> RenderedFile {
     if !taints.is_empty() {
         arguments.push(format!("--register-with-taints={}", taints.join(",")));
     }
+    kubelet_command(&arguments)
+}
+
+/// The kubelet drop-in of a worker that joins later, for node `name` at `addresses` (the
+/// `--node-ip` value): it starts with the bootstrap kubeconfig, and the kubelet writes
+/// `kubelet.conf` itself once its certificate is signed (kubelet TLS bootstrap). No labels or
+/// taints: the plan knows nothing of this node.
+pub(crate) fn join_kubelet_drop_in(name: &str, addresses: &str) -> RenderedFile {
+    kubelet_command(&[
+        format!("--bootstrap-kubeconfig={KUBECONFIG_DIR}/{BOOTSTRAP_KUBECONFIG}"),
+        format!("--kubeconfig={KUBECONFIG_DIR}/kubelet.conf"),
+        format!("--config={KUBELET_CONFIG}"),
+        format!("--node-ip={addresses}"),
+        format!("--hostname-override={name}"),
+    ])
+}
+
+/// The kubelet drop-in running the kubelet with `arguments`.
+fn kubelet_command(arguments: &[String]) -> RenderedFile {
     let command_line = arguments
         .iter()
         .map(|argument| format!(" \\\n    {}", exec_argument(argument)))

@@ -228,6 +228,30 @@ fn kubelet_uses_the_issued_kubeconfig_without_bootstrap() {
 }
 
 #[test]
+fn a_joining_workers_drop_in_is_a_workers_with_the_bootstrap_kubeconfig_first() {
+    let worker = file(&render_node(SINGLE_NODE, "worker1"), KUBELET_DROP_IN).clone();
+    let joining = join_kubelet_drop_in("worker1", "192.0.2.21");
+    assert_eq!(joining.path, worker.path);
+    assert_eq!(joining.mode, worker.mode);
+    assert_eq!(
+        joining.contents,
+        worker.contents.replace(
+            "ExecStart=kubelet \\\n",
+            "ExecStart=kubelet \\\n    --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf \\\n"
+        )
+    );
+}
+
+#[test]
+fn a_joining_worker_shares_every_file_but_the_drop_in() {
+    let config = config(REGISTRY_PROXY);
+    let plan = NetworkPlan::new(&config);
+    let mut worker = render_node(REGISTRY_PROXY, "worker1");
+    worker.retain(|file| file.path != KUBELET_DROP_IN);
+    assert_eq!(shared_files(&config, &plan), worker);
+}
+
+#[test]
 fn only_labels_kubelet_may_set_are_passed() {
     let files = render_node(REGISTRY_PROXY, "worker1");
     assert_eq!(
