@@ -52,10 +52,11 @@ impl Change {
     }
 }
 
-/// The changes for one node (or, with `node: None`, for the cluster-wide files).
+/// The changes for one node (or, with `node: None`, for the cluster-wide files, `join/`'s
+/// included).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeDiff {
-    /// The node, or `None` for addons, admin.conf and the rest.
+    /// The node, or `None` for addons, admin.conf, `join/` and the rest.
     pub node: Option<String>,
     /// Changed files, sorted by path.
     pub changes: Vec<Change>,
@@ -90,8 +91,11 @@ fn files_of(bundle: &Bundle) -> BTreeMap<Option<String>, Files> {
     for entry in &bundle.entries {
         let (owner, path) = match layout::split_node_file(&entry.path) {
             Some((node, path)) => (Some(node.to_owned()), path),
-            // Node scripts and checksums follow from the node files; the index always changes.
+            // Scripts and checksums follow from the files of their folder (a node's or join/,
+            // whose files show among the cluster-wide ones); the index always changes.
             None if entry.path.starts_with(&format!("{}/", layout::NODES_DIR))
+                || entry.path == layout::join_script()
+                || entry.path == layout::join_checksums()
                 || entry.path == layout::BUNDLE_JSON =>
             {
                 continue;
@@ -232,6 +236,22 @@ mod tests {
                 .iter()
                 .any(|c| c.path() == "addons/30-kube-proxy.yaml")
         );
+        // A node that joins later gets the same kubelet configuration; its script and
+        // checksums follow from its files.
+        assert!(
+            cluster
+                .changes
+                .iter()
+                .any(|c| c.path() == "join/rootfs/var/lib/kubelet/config.yaml"),
+            "{cluster:?}"
+        );
+        assert!(
+            cluster
+                .changes
+                .iter()
+                .all(|c| !matches!(c.path(), "join/install.sh" | "join/SHA256SUMS")),
+            "{cluster:?}"
+        );
     }
 
     #[test]
@@ -251,6 +271,15 @@ mod tests {
             }
         }
         assert!(cp1.restarts.contains(&"kubelet".to_owned()));
+        // A new bundle has a new bootstrap token: changed, never shown.
+        let cluster = changes.iter().find(|d| d.node.is_none()).unwrap();
+        assert!(
+            cluster.changes.contains(&Change::Modified {
+                path: "join/rootfs/etc/kubernetes/bootstrap-kubelet.conf".into(),
+                diff: None,
+            }),
+            "{cluster:?}"
+        );
         let everything = format!("{changes:?}");
         assert!(!everything.contains("PRIVATE KEY"));
     }

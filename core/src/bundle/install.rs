@@ -3,9 +3,11 @@
 //! only a changed file is replaced (written beside it, then renamed, so a reader never sees half
 //! a file and a running binary is never overwritten in place; the replaced file is kept under
 //! /var/lib/kbundle/backup/<time>/); services restart only when their files changed; a second run
-//! changes nothing and says so.
+//! changes nothing and says so. `join/install.sh`, for a worker that joins later, is the same
+//! script around the same placing, with the node's name and address as arguments.
 
-use crate::render::RenderedFile;
+use crate::net::IpFamily;
+use crate::render::{JOIN_NODE_IP, JOIN_NODE_NAME, RenderedFile};
 
 /// What must happen when a file changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,6 +57,7 @@ pub fn effect_of(path: &str) -> Effect {
     } else if path.starts_with("/etc/systemd/system/kubelet.service")
         || path.starts_with("/var/lib/kubelet/")
         || path == "/etc/kubernetes/kubelet.conf"
+        || path == "/etc/kubernetes/bootstrap-kubelet.conf"
         || path == "/etc/kubernetes/pki/ca.crt"
     {
         Effect::Kubelet
@@ -83,8 +86,7 @@ pub fn checksums(files: &[RenderedFile], sha256: impl Fn(&[u8]) -> String) -> St
 
 /// The script for `node` of `cluster`, installing `files`.
 pub fn script(cluster: &str, node: &str, files: &[RenderedFile]) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
+    let mut out = format!(
         r#"#!/bin/sh
 # Installs node {node} of cluster {cluster} from this kbundle bundle.
 # Run as root on {node}, from anywhere:  sh nodes/{node}/install.sh
@@ -94,9 +96,272 @@ pub fn script(cluster: &str, node: &str, files: &[RenderedFile]) -> String {
 set -eu
 
 node={node}
-here=$(cd "$(dirname "$0")" && pwd)
+"#
+    );
+    out.push_str(STATE);
+    out.push_str(PREPARE);
+    out.push_str(&placements(files));
+    out.push_str(SERVICES);
+    out
+}
+
+/// Where `join/install.sh` puts the kubelet drop-in it writes for the node.
+const JOIN_DROP_IN_SOURCE: &str = "$generated/kubelet-drop-in.conf";
+
+/// `join/install.sh` of `cluster`: joins a new worker, run as root as
+/// `sh join/install.sh NODE_NAME NODE_ADDRESS`. It refuses a name that is not a DNS subdomain or
+/// that a node of the plan (`planned_nodes`) has, and an address that is not one IP of each of
+/// the cluster's `families`; then it places `files` as a node's script does, writes
+/// `kubelet_drop_in` with the name and address in place of [`JOIN_NODE_NAME`] and
+/// [`JOIN_NODE_IP`], and starts containerd and the kubelet.
+pub fn join_script(
+    cluster: &str,
+    planned_nodes: &[&str],
+    families: &[IpFamily],
+    files: &[RenderedFile],
+    kubelet_drop_in: &RenderedFile,
+) -> String {
+    let address_form = address_form(families);
+    let mut out = format!(
+        r#"#!/bin/sh
+# Joins a new worker node to cluster {cluster}, once the cluster is up, from this kbundle bundle.
+# Run as root on the new node, from anywhere:  sh join/install.sh NODE_NAME NODE_ADDRESS
+#   NODE_NAME     its name, like a hostname (lower-case letters, digits, `-` and `.`)
+#   NODE_ADDRESS  its address: {address_form}
+# The kubelet asks for its client certificate with the bundle's bootstrap token (kubelet TLS
+# bootstrap); kube-controller-manager approves and signs it and gives the node a pod range.
+# Safe to run again: unchanged files are left alone; containerd and the kubelet restart.
+# KBUNDLE_ROOT=/some/dir installs the files under that directory instead of / and only
+# prints the service actions (for inspection and tests).
+set -eu
+
+node="join"
+"#
+    );
+    out.push_str(STATE);
+    out.push_str(&join_arguments(planned_nodes, families, &address_form));
+    out.push_str(PREPARE);
+    out.push_str(&placements(files));
+    // An unquoted here-document: only the node's name and addresses expand.
+    let template = escape_here_document(&kubelet_drop_in.contents)
+        .replace(JOIN_NODE_NAME, "${node}")
+        .replace(JOIN_NODE_IP, "${node_ip}");
+    out.push_str(&format!(
+        r#"
+# The kubelet drop-in names this node: written here, then placed like the files above.
+generated=$(mktemp -d)
+trap 'rm -rf "$generated"' EXIT
+cat >"{JOIN_DROP_IN_SOURCE}" <<KBUNDLE_DROP_IN
+{template}KBUNDLE_DROP_IN
+place '{path}' {mode:o} {effect} "{JOIN_DROP_IN_SOURCE}"
+
+# A joining node starts its services whatever changed: after a run that stopped half-way
+# (containerd not installed yet, say), the next run must still start them.
+load_modules=1
+reload_sysctl=1
+restart_containerd=1
+restart_kubelet=1
+"#,
+        path = kubelet_drop_in.path.trim_start_matches('/'),
+        mode = kubelet_drop_in.mode,
+        effect = effect_of(&kubelet_drop_in.path).name(),
+    ));
+    out.push_str(SERVICES);
+    out.push_str(
+        r#"say "the kubelet asks for its certificate now; where admin.conf is, check with:"
+say "  kubectl --kubeconfig admin.conf get node $node"
+"#,
+    );
+    out
+}
+
+/// `text` for an unquoted here-document, where it expands to itself: backslashes, `$` and
+/// backquotes escaped.
+fn escape_here_document(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('`', "\\`")
+        .replace('$', "\\$")
+}
+
+/// The checks of `join/install.sh`'s arguments, before anything is read or written: exit 2
+/// with the reason. Sets `node` (the name) and `node_ip` (the addresses in the cluster's family
+/// order, as `--node-ip` takes them).
+fn join_arguments(planned_nodes: &[&str], families: &[IpFamily], address_form: &str) -> String {
+    let mut out = format!(
+        r#"
+# refuse MESSAGE: bad arguments; nothing has been read or written yet.
+refuse() {{
+  say "error: $*" >&2
+  say "usage: sh $0 NODE_NAME NODE_ADDRESS   (NODE_ADDRESS: {address_form})" >&2
+  exit 2
+}}
+
+# is_name TEXT: a DNS subdomain (RFC 1123), as Kubernetes requires of node names.
+is_name() {{
+  [ "${{#1}}" -le 253 ] || return 1
+  case "$1" in
+    '' | *[!a-z0-9.-]* | [.-]* | *[.-] | *..* | *.-* | *-.*) return 1 ;;
+  esac
+  labels_left=$1.
+  while [ -n "$labels_left" ]; do
+    label=${{labels_left%%.*}}
+    labels_left=${{labels_left#*.}}
+    [ "${{#label}}" -le 63 ] || return 1
+  done
+}}
+
+# is_ipv4 TEXT: four numbers 0-255 without leading zeros.
+is_ipv4() {{
+  case "$1" in
+    '' | *[!0-9.]* | .* | *. | *..*) return 1 ;;
+  esac
+  octets_left=$1.
+  octets=0
+  while [ -n "$octets_left" ]; do
+    octet=${{octets_left%%.*}}
+    octets_left=${{octets_left#*.}}
+    case "$octet" in
+      0?* | ????*) return 1 ;;
+    esac
+    [ "$octet" -le 255 ] || return 1
+    octets=$((octets + 1))
+  done
+  [ "$octets" -eq 4 ]
+}}
+
+# is_ipv6 TEXT: groups of one to four hex digits separated by `:`, eight of them or fewer
+# around one `::`.
+is_ipv6() {{
+  case "$1" in
+    '' | *[!0-9a-fA-F:]* | *:::* | *::*::* | :[!:]* | *[!:]:) return 1 ;;
+  esac
+  groups_left=$1:
+  groups=0
+  while [ -n "$groups_left" ]; do
+    group=${{groups_left%%:*}}
+    groups_left=${{groups_left#*:}}
+    case "$group" in
+      ?????*) return 1 ;;
+      ?*) groups=$((groups + 1)) ;;
+    esac
+  done
+  case "$1" in
+    *::*) [ "$groups" -le 7 ] ;;
+    *) [ "$groups" -eq 8 ] ;;
+  esac
+}}
+
+[ "$#" -eq 2 ] || refuse "give the node's name and address"
+is_name "$1" ||
+  refuse "\`$1\` is not a valid node name: use lower-case letters, digits, \`-\` and \`.\`, like a hostname"
+case "$1" in
+  {planned})
+    refuse "\`$1\` is a node of the plan: install it with nodes/$1/install.sh, or choose another name" ;;
+esac
+ipv4=
+ipv6=
+# (sh has no local variables: the functions above keep to their own names.)
+addresses_left=$2,
+while [ -n "$addresses_left" ]; do
+  address=${{addresses_left%%,*}}
+  addresses_left=${{addresses_left#*,}}
+  case "$address" in
+    0.* | 127.* | 22[4-9].* | 23[0-9].* | :: | ::1 | [fF][fF]*:*)
+      refuse "\`$address\` is not an address other machines can reach: give the node's own address" ;;
+  esac
+  if is_ipv4 "$address"; then
+    [ -z "$ipv4" ] || refuse "\`$2\` lists two IPv4 addresses: give one address of each family"
+    ipv4=$address
+  elif is_ipv6 "$address"; then
+    [ -z "$ipv6" ] || refuse "\`$2\` lists two IPv6 addresses: give one address of each family"
+    ipv6=$address
+  else
+    refuse "\`$address\` is not an IP address: write {address_form}, e.g. {example}"
+  fi
+done
+"#,
+        planned = planned_nodes.join(" | "),
+        example = address_example(families),
+    );
+    for family in [IpFamily::V4, IpFamily::V6] {
+        let variable = variable_of(family);
+        let name = family.name();
+        if families.contains(&family) {
+            out.push_str(&format!(
+                "[ -n \"${variable}\" ] ||\n  refuse \"\\`$2\\` has no {name} address but the cluster networks use {name}\"\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "[ -z \"${variable}\" ] ||\n  refuse \"\\`$2\\` has an {name} address but the cluster networks do not use {name}\"\n"
+            ));
+        }
+    }
+    let node_ip = families
+        .iter()
+        .map(|family| format!("${}", variable_of(*family)))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push_str(&format!("node=$1\nnode_ip={node_ip}\n"));
+    out
+}
+
+/// What a joining node's address looks like in a cluster of `families`: `IPv4`, `IPv6`, or
+/// `IPv4,IPv6` (dual-stack, in the cluster's family order).
+pub fn address_form(families: &[IpFamily]) -> String {
+    families
+        .iter()
+        .map(|family| family.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An address of [`address_form`], from the documentation ranges.
+pub fn address_example(families: &[IpFamily]) -> String {
+    families
+        .iter()
+        .map(|family| match family {
+            IpFamily::V4 => "192.0.2.31",
+            IpFamily::V6 => "2001:db8::31",
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The shell variable `join/install.sh` keeps the address of `family` in.
+fn variable_of(family: IpFamily) -> &'static str {
+    match family {
+        IpFamily::V4 => "ipv4",
+        IpFamily::V6 => "ipv6",
+    }
+}
+
+/// One `place` line per file. Keys and configuration before the units that read them; static
+/// pods last, so the kubelet starts them with everything in place.
+fn placements(files: &[RenderedFile]) -> String {
+    let mut sorted: Vec<&RenderedFile> = files.iter().collect();
+    sorted.sort_by_key(|file| {
+        (
+            file.path.starts_with("/etc/kubernetes/manifests/"),
+            file.path.clone(),
+        )
+    });
+    sorted
+        .into_iter()
+        .map(|file| {
+            format!(
+                "place '{}' {:o} {}\n",
+                file.path.trim_start_matches('/'),
+                file.mode,
+                effect_of(&file.path).name()
+            )
+        })
+        .collect()
+}
+
+/// The state every script keeps, and how it talks.
+const STATE: &str = r#"here=$(cd "$(dirname "$0")" && pwd)
 rootfs="$here/rootfs"
-root="${{KBUNDLE_ROOT:-}}"
+root="${KBUNDLE_ROOT:-}"
 changed=0
 run_started=$(date +%Y%m%dT%H%M%S)
 restart_containerd=0
@@ -104,9 +369,12 @@ restart_kubelet=0
 reload_sysctl=0
 load_modules=0
 
-say() {{ printf 'kbundle[%s]: %s\n' "$node" "$*"; }}
-fail() {{ say "error: $*" >&2; exit 1; }}
+say() { printf 'kbundle[%s]: %s\n' "$node" "$*"; }
+fail() { say "error: $*" >&2; exit 1; }
+"#;
 
+/// Checks (root, the files' checksums) and the functions that place files.
+const PREPARE: &str = r#"
 [ "$(id -u)" -eq 0 ] || fail "run me as root (sudo sh $0)"
 command -v sha256sum >/dev/null || fail "sha256sum is missing (coreutils)"
 
@@ -116,20 +384,21 @@ say "checking the bundle's files"
 
 # KBUNDLE_HOLD="kube-controller-manager.yaml ..." leaves those static pods out for now:
 # kbundle apply holds kube-controller-manager back until every Node carries its planned pod range.
-held() {{
-  for name in ${{KBUNDLE_HOLD:-}}; do
+held() {
+  for name in ${KBUNDLE_HOLD:-}; do
     [ "etc/kubernetes/manifests/$name" = "$1" ] && return 0
   done
   return 1
-}}
+}
 
-# place PATH MODE EFFECT: installs rootfs/PATH at $root/PATH unless it is already there.
-place() {{
+# place PATH MODE EFFECT [SOURCE]: installs SOURCE (rootfs/PATH) at $root/PATH unless it is
+# already there.
+place() {
   if held "$1"; then
     say "holding /$1 back for now"
     return 0
   fi
-  source_file="$rootfs/$1"
+  source_file="${4:-$rootfs/$1}"
   target="$root/$1"
   if [ -f "$target" ] && cmp -s "$source_file" "$target" &&
     [ "$(stat -c %a "$target")" = "$2" ]; then
@@ -158,45 +427,27 @@ place() {{
     sysctl) reload_sysctl=1 ;;
     modules) load_modules=1 ;;
   esac
-}}
+}
 
 # run COMMAND...: runs it, or only prints it when installing into KBUNDLE_ROOT.
-run() {{
+run() {
   if [ -n "$root" ]; then
     say "would run: $*"
   else
     say "running: $*"
     "$@"
   fi
-}}
+}
 
 umask 077
-"#
-    ));
-    // Secrets' folders stay private; the rest is readable as kubeadm leaves it.
-    out.push_str(
-        "(umask 022 && mkdir -p \"$root/etc/kubernetes/pki\" \"$root/etc/kubernetes/manifests\")\n",
-    );
-    out.push_str("chmod 700 \"$root/etc/kubernetes/manifests\"\n\n");
-    let mut sorted: Vec<&RenderedFile> = files.iter().collect();
-    // Keys and configuration before the units that read them; static pods last, so the kubelet
-    // starts them with everything in place.
-    sorted.sort_by_key(|file| {
-        (
-            file.path.starts_with("/etc/kubernetes/manifests/"),
-            file.path.clone(),
-        )
-    });
-    for file in sorted {
-        let effect = effect_of(&file.path).name();
-        out.push_str(&format!(
-            "place '{}' {:o} {effect}\n",
-            file.path.trim_start_matches('/'),
-            file.mode
-        ));
-    }
-    out.push_str(
-        r#"
+# Secrets' folders stay private; the rest is readable as kubeadm leaves it.
+(umask 022 && mkdir -p "$root/etc/kubernetes/pki" "$root/etc/kubernetes/manifests")
+chmod 700 "$root/etc/kubernetes/manifests"
+
+"#;
+
+/// The services and kernel settings whose files changed, then what was done.
+const SERVICES: &str = r#"
 if [ "$load_modules" -eq 1 ]; then
   run modprobe overlay
   run modprobe br_netfilter
@@ -221,10 +472,7 @@ if [ "$changed" -eq 0 ]; then
 else
   say "done: $changed files changed"
 fi
-"#,
-    );
-    out
-}
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -263,5 +511,54 @@ mod tests {
             .find("place 'etc/kubernetes/manifests/etcd.yaml' 600 none")
             .unwrap();
         assert!(kubelet < etcd);
+    }
+
+    fn join(families: &[IpFamily]) -> String {
+        let files = vec![RenderedFile::new(
+            "/etc/kubernetes/bootstrap-kubelet.conf",
+            "x",
+            0o600,
+        )];
+        let drop_in = RenderedFile::new(
+            "/etc/systemd/system/kubelet.service.d/10-kbundle.conf",
+            format!(
+                "[Service]\nExecStart=kubelet \\\n    --node-ip={JOIN_NODE_IP} \\\n    --hostname-override={JOIN_NODE_NAME} $HOME `x`\n"
+            ),
+            0o644,
+        );
+        join_script("demo", &["cp1", "w1"], families, &files, &drop_in)
+    }
+
+    #[test]
+    fn join_script_shares_the_node_scripts_placing_and_refuses_planned_names() {
+        let node = script("demo", "cp1", &[]);
+        let join = join(&[IpFamily::V4]);
+        for shared in [STATE, PREPARE, SERVICES] {
+            assert!(node.contains(shared) && join.contains(shared));
+        }
+        assert!(join.contains("place 'etc/kubernetes/bootstrap-kubelet.conf' 600 kubelet\n"));
+        assert!(join.contains("  cp1 | w1)\n"));
+        assert!(join.contains("node_ip=$ipv4\n"));
+        // The argument checks come before anything is read or written.
+        assert!(
+            join.find("refuse \"give the node's name").unwrap() < join.find("umask 077").unwrap()
+        );
+    }
+
+    #[test]
+    fn join_script_writes_the_drop_in_with_only_name_and_address_expanded() {
+        let join = join(&[IpFamily::V6, IpFamily::V4]);
+        assert!(
+            join.contains(
+                "<<KBUNDLE_DROP_IN\n[Service]\nExecStart=kubelet \\\\\n    --node-ip=${node_ip} \\\\\n    --hostname-override=${node} \\$HOME \\`x\\`\nKBUNDLE_DROP_IN\n"
+            ),
+            "{join}"
+        );
+        assert!(join.contains(
+            "place 'etc/systemd/system/kubelet.service.d/10-kbundle.conf' 644 kubelet \"$generated/kubelet-drop-in.conf\"\n"
+        ));
+        // Dual-stack in the cluster's family order, whatever order the user gives.
+        assert!(join.contains("node_ip=$ipv6,$ipv4\n"));
+        assert!(join.contains("(NODE_ADDRESS: IPv6,IPv4)"));
     }
 }

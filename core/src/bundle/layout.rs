@@ -15,6 +15,11 @@
 //! nodes/<node>/SHA256SUMS         checksums of that node's files, checked by install.sh
 //! nodes/<node>/rootfs/<path>      exactly the node's files at their absolute paths
 //!                                 (e.g. nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.crt)
+//! join/install.sh                 joins a new worker after the cluster is up, run as root as
+//!                                 `sh join/install.sh NAME ADDRESS` (0755)
+//! join/SHA256SUMS                 checksums of the join files, checked by join/install.sh
+//! join/rootfs/<path>              the files every worker shares, the cluster CA and a bootstrap
+//!                                 kubeconfig (etc/kubernetes/bootstrap-kubelet.conf, 0600)
 //! ```
 
 /// Version of this layout; readers refuse others.
@@ -37,6 +42,8 @@ pub const ADMIN_CONF: &str = "admin.conf";
 pub const ADDONS_DIR: &str = "addons";
 /// Folder of the nodes.
 pub const NODES_DIR: &str = "nodes";
+/// Folder for workers that join later, laid out like a node's folder.
+pub const JOIN_DIR: &str = "join";
 
 /// `nodes/<node>/install.sh`.
 pub fn install_script(node: &str) -> String {
@@ -60,6 +67,30 @@ pub fn node_file(node: &str, absolute_path: &str) -> String {
         node_rootfs(node),
         absolute_path.trim_start_matches('/')
     )
+}
+
+/// `join/install.sh`.
+pub fn join_script() -> String {
+    format!("{JOIN_DIR}/install.sh")
+}
+
+/// `join/SHA256SUMS`.
+pub fn join_checksums() -> String {
+    format!("{JOIN_DIR}/SHA256SUMS")
+}
+
+/// `join/rootfs/<absolute path without the leading slash>`.
+pub fn join_file(absolute_path: &str) -> String {
+    format!(
+        "{JOIN_DIR}/rootfs/{}",
+        absolute_path.trim_start_matches('/')
+    )
+}
+
+/// For a path inside `join/rootfs`: the absolute path on the joining node.
+pub fn split_join_file(path: &str) -> Option<String> {
+    let on_node = path.strip_prefix(JOIN_DIR)?.strip_prefix("/rootfs/")?;
+    Some(format!("/{on_node}"))
 }
 
 /// `addons/<name>`.
@@ -88,5 +119,17 @@ mod tests {
             Some(("cp1", "/etc/kubernetes/pki/apiserver.crt".to_owned()))
         );
         assert_eq!(split_node_file("nodes/cp1/install.sh"), None);
+    }
+
+    #[test]
+    fn join_paths_mirror_absolute_paths() {
+        let path = join_file("/etc/kubernetes/bootstrap-kubelet.conf");
+        assert_eq!(path, "join/rootfs/etc/kubernetes/bootstrap-kubelet.conf");
+        assert_eq!(
+            split_join_file(&path).as_deref(),
+            Some("/etc/kubernetes/bootstrap-kubelet.conf")
+        );
+        assert_eq!(split_join_file(&join_script()), None);
+        assert_eq!(split_node_file(&path), None);
     }
 }

@@ -17,6 +17,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::config::{ClusterConfig, Diagnostics, RawClusterConfig};
+use crate::net::IpFamily;
 use crate::pki::{KeyPair, Pki, PkiInputs};
 use crate::plan::NetworkPlan;
 use crate::render::{RenderedFile, render};
@@ -136,7 +137,7 @@ impl Bundle {
         );
         add(
             layout::README.into(),
-            readme(&config, &pki).into_bytes(),
+            readme(&config, inputs.issued_at).into_bytes(),
             0o644,
             None,
         );
@@ -180,6 +181,36 @@ impl Bundle {
                 Some(name),
             );
         }
+        // Not any node's: apply never sends join/ anywhere; it waits for a machine that joins.
+        let join = &rendered.join;
+        for file in &join.files {
+            add(
+                layout::join_file(&file.path),
+                file.contents.clone().into_bytes(),
+                file.mode,
+                None,
+            );
+        }
+        add(
+            layout::join_checksums(),
+            install::checksums(&join.files, sha256_hex).into_bytes(),
+            0o644,
+            None,
+        );
+        let planned: Vec<&str> = config.nodes.iter().map(|node| node.name.as_str()).collect();
+        add(
+            layout::join_script(),
+            install::join_script(
+                &config.name,
+                &planned,
+                &plan.ip_families,
+                &join.files,
+                &join.kubelet_drop_in,
+            )
+            .into_bytes(),
+            0o755,
+            None,
+        );
         entries.sort_by(|a, b| a.0.path.cmp(&b.0.path));
 
         let manifest = BundleManifest {
@@ -238,6 +269,21 @@ impl Bundle {
                         entry.mode,
                     )
                 })
+            })
+            .collect()
+    }
+
+    /// The files of `join/` (for workers that join later), as absolute paths on the node.
+    pub fn join_files(&self) -> Vec<RenderedFile> {
+        self.entries
+            .iter()
+            .filter_map(|entry| {
+                let path = layout::split_join_file(&entry.path)?;
+                Some(RenderedFile::new(
+                    path,
+                    String::from_utf8_lossy(&entry.contents).into_owned(),
+                    entry.mode,
+                ))
             })
             .collect()
     }
@@ -313,7 +359,7 @@ fn normalised_config(raw: &RawClusterConfig) -> String {
 }
 
 /// The bundle's README: what is inside and how to install it.
-fn readme(config: &ClusterConfig, pki: &Pki) -> String {
+fn readme(config: &ClusterConfig, issued_at: i64) -> String {
     let first = config
         .control_plane_nodes()
         .next()
@@ -333,6 +379,12 @@ fn readme(config: &ClusterConfig, pki: &Pki) -> String {
                     .join(", ")
             )
         })
+        .collect();
+    let families: Vec<IpFamily> = config
+        .networking
+        .families
+        .iter()
+        .map(|family| family.family)
         .collect();
     format!(
         r#"# Cluster {name} (Kubernetes {version})
@@ -365,14 +417,33 @@ services whose files changed: running it again is safe.
 
 ## Nodes that join later
 
-    kubeadm join {endpoint} --token {token_id}.<secret from addons/20-bootstrap.yaml> \
-      --discovery-token-ca-cert-hash {hash}
+A worker that is not in the plan joins the running cluster with the `join/` folder: its
+kubelet asks for its certificate with the cluster's bootstrap token (kubelet TLS bootstrap),
+and kube-controller-manager approves and signs it. As root on the new node:
+
+1. Install containerd (2.0.1 or newer), runc, the CNI plugins and kubelet {version}, as for
+   the other nodes (not the kubeadm package).
+2. Copy this bundle's `join/` folder to the node, all of it (`join/rootfs/` holds the
+   bootstrap token: keep it private).
+3. `sh join/install.sh <name> <address>`, with the node's name (like a hostname, not one of
+   the nodes above) and its address ({address_form}), e.g.
+   `sh join/install.sh worker9 {example}`. It checks the files' checksums, places them,
+   writes the kubelet's drop-in for that name and address, and starts containerd and the
+   kubelet.
+4. Where `admin.conf` is: `kubectl --kubeconfig admin.conf get node <name>` lists the node,
+   `Ready` once the network addon runs on it.
+
+The bootstrap token expires at {expiration} (UTC, with the certificates): after that, no node
+can join with this bundle. The new node gets its pod range from kube-controller-manager (a
+range the plan leaves free), not from the plan: `plan.txt` does not list it, and a node added
+to `cluster.yaml` later may be planned the same range (compare `plan.txt` with
+`kubectl --kubeconfig admin.conf get nodes -o custom-columns=NAME:.metadata.name,PODS:.spec.podCIDRs`).
 "#,
         name = config.name,
         version = config.kubernetes_version,
-        endpoint = config.api_endpoint(),
-        token_id = pki.bootstrap_token.id,
-        hash = pki.discovery_hash,
+        expiration = crate::render::addons::bootstrap_token_expiration(config, issued_at),
+        address_form = install::address_form(&families),
+        example = install::address_example(&families),
     )
 }
 

@@ -361,3 +361,214 @@ fn encrypted_bundles_need_their_passphrase() {
         bundle
     );
 }
+
+#[test]
+fn join_holds_what_a_worker_shares_and_a_bootstrap_kubeconfig_with_the_token() {
+    let bundle = generate(ExampleKind::Basic, 12);
+    let config = ClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic))
+        .unwrap()
+        .config;
+    // The same inputs issue the same PKI: the token the addons hold.
+    let token = Pki::issue(&config, &inputs(12))
+        .unwrap()
+        .bootstrap_token
+        .token();
+    let join: Vec<RenderedFile> = bundle.join_files();
+    let worker = bundle.node_files("worker1");
+    let mut expected: Vec<&str> = worker
+        .iter()
+        .map(|file| file.path.as_str())
+        .filter(|path| {
+            !matches!(
+                *path,
+                "/etc/kubernetes/kubelet.conf"
+                    | "/etc/systemd/system/kubelet.service.d/10-kbundle.conf"
+            )
+        })
+        .collect();
+    expected.push("/etc/kubernetes/bootstrap-kubelet.conf");
+    expected.sort_unstable();
+    let paths: Vec<&str> = join.iter().map(|file| file.path.as_str()).collect();
+    assert_eq!(paths, expected);
+    for file in &join {
+        if let Some(same) = worker.iter().find(|w| w.path == file.path) {
+            assert_eq!(file, same, "{} differs from the worker's", file.path);
+        }
+    }
+
+    let conf = join
+        .iter()
+        .find(|file| file.path == "/etc/kubernetes/bootstrap-kubelet.conf")
+        .unwrap();
+    assert_eq!(conf.mode, 0o600);
+    assert!(
+        conf.contents.contains(&format!("token: {token}\n")),
+        "no token"
+    );
+    let server = |text: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix("server: "))
+            .map(str::to_owned)
+    };
+    let kubelet_conf = worker
+        .iter()
+        .find(|file| file.path == "/etc/kubernetes/kubelet.conf")
+        .unwrap();
+    assert_eq!(server(&conf.contents), server(&kubelet_conf.contents));
+    assert_eq!(
+        server(&conf.contents).as_deref(),
+        Some(bundle.manifest.control_plane_endpoint.as_str())
+    );
+    assert!(
+        conf.contents
+            .contains("current-context: tls-bootstrap-token-user@demo\n")
+    );
+    assert!(conf.contents.contains("certificate-authority-data: "));
+    // No node's identity: no key, no client certificate, no node's name.
+    for file in &join {
+        assert!(!file.path.ends_with(".key"), "{}", file.path);
+        assert!(!file.contents.contains("PRIVATE KEY"), "{}", file.path);
+        assert!(
+            !file.contents.contains("client-certificate"),
+            "{}",
+            file.path
+        );
+        // Base64 and PEM bodies could hold any name by chance; the CA is the worker's anyway.
+        let text: Vec<&str> = file
+            .contents
+            .lines()
+            .filter(|line| !line.contains("-data: ") && !line.contains("token: "))
+            .collect();
+        for node in &bundle.manifest.nodes {
+            assert!(
+                file.path.ends_with(".crt") || !text.iter().any(|line| line.contains(&node.name)),
+                "{} names {}",
+                file.path,
+                node.name
+            );
+        }
+    }
+
+    let mode = |path: &str| {
+        bundle
+            .entry(path)
+            .unwrap_or_else(|| panic!("no {path}"))
+            .mode
+    };
+    assert_eq!(mode("join/install.sh"), 0o755);
+    assert_eq!(mode("join/SHA256SUMS"), 0o644);
+    assert_eq!(
+        mode("join/rootfs/etc/kubernetes/bootstrap-kubelet.conf"),
+        0o600
+    );
+    let sums =
+        String::from_utf8(bundle.entry("join/SHA256SUMS").unwrap().contents.clone()).unwrap();
+    let listed: Vec<(String, String)> = sums
+        .lines()
+        .map(|line| {
+            let (sum, path) = line.split_once("  ").expect("sha256sum format");
+            (format!("/{path}"), sum.to_owned())
+        })
+        .collect();
+    let actual: Vec<(String, String)> = join
+        .iter()
+        .map(|file| (file.path.clone(), sha256_hex(file.contents.as_bytes())))
+        .collect();
+    assert_eq!(listed, actual);
+    // Not a node's: apply, which sends each node its nodes/<node>/, never sends join/.
+    for file in bundle
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("join/"))
+    {
+        assert_eq!(file.node, None, "{}", file.path);
+    }
+}
+
+#[test]
+fn the_readme_tells_how_to_join_with_the_join_folder_and_when_the_token_expires() {
+    let bundle = generate(ExampleKind::Basic, 13);
+    let readme = String::from_utf8(bundle.entry("README.md").unwrap().contents.clone()).unwrap();
+    let section = &readme[readme
+        .find("## Nodes that join later")
+        .expect("the section")..];
+    assert!(!readme.contains("kubeadm join"), "{section}");
+    assert!(!readme.contains("discovery-token"), "{section}");
+    assert!(
+        section.contains("sh join/install.sh <name> <address>"),
+        "{section}"
+    );
+    assert!(
+        section.contains("kubectl --kubeconfig admin.conf get node <name>"),
+        "{section}"
+    );
+    // 1_790_000_000 plus the example's certificate validity.
+    let config = ClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic))
+        .unwrap()
+        .config;
+    let expiration = crate::render::addons::bootstrap_token_expiration(&config, ISSUED_AT);
+    assert!(
+        section.contains(&format!("expires at {expiration}")),
+        "{section}"
+    );
+    assert!(section.contains("kube-controller-manager"), "{section}");
+    // The token secret is only in the files that need it.
+    let token = Pki::issue(&config, &inputs(13)).unwrap().bootstrap_token;
+    assert!(!readme.contains(&token.secret));
+}
+
+#[test]
+fn verify_finds_a_join_folder_with_another_token_or_ca_or_a_key() {
+    let mut bundle = generate(ExampleKind::Basic, 14);
+    let other = generate(ExampleKind::Basic, 15);
+    for path in [
+        "join/rootfs/etc/kubernetes/bootstrap-kubelet.conf",
+        "join/rootfs/etc/kubernetes/pki/ca.crt",
+    ] {
+        bundle
+            .entries
+            .iter_mut()
+            .find(|e| e.path == path)
+            .unwrap()
+            .contents = other.entry(path).unwrap().contents.clone();
+    }
+    let key = bundle
+        .entry("nodes/worker1/rootfs/etc/kubernetes/pki/ca.crt")
+        .unwrap()
+        .clone();
+    bundle.entries.push(Entry {
+        path: "join/rootfs/etc/kubernetes/pki/ca.key".into(),
+        ..key
+    });
+    let report = verify::verify(&bundle, NOW);
+    let text = report.problems.join("\n");
+    for expected in [
+        "join:/etc/kubernetes/bootstrap-kubelet.conf: its CA is not the cluster CA",
+        "join:/etc/kubernetes/bootstrap-kubelet.conf: its token is not the bootstrap token",
+        "join:/etc/kubernetes/pki/ca.crt: not the cluster CA",
+        "join: holds /etc/kubernetes/pki/ca.key",
+        "join: join/SHA256SUMS does not match /etc/kubernetes/pki/ca.crt",
+        "join: join/SHA256SUMS does not list /etc/kubernetes/pki/ca.key",
+    ] {
+        assert!(text.contains(expected), "{expected} not in:\n{text}");
+    }
+    let token = Pki::issue(
+        &ClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic))
+            .unwrap()
+            .config,
+        &inputs(15),
+    )
+    .unwrap()
+    .bootstrap_token;
+    assert!(!text.contains(&token.secret), "a secret in the report");
+}
+
+#[test]
+fn a_bundle_without_join_still_verifies() {
+    // Bundles made before join/ existed are format 1 too.
+    let mut bundle = generate(ExampleKind::Basic, 16);
+    bundle.entries.retain(|e| !e.path.starts_with("join/"));
+    let report = verify::verify(&bundle, NOW);
+    assert!(report.is_ok(), "{:#?}", report.problems);
+}

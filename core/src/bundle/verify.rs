@@ -1,8 +1,10 @@
 //! Checks what is inside a bundle, with our own code and no trust in how it was made: every
 //! certificate chains to its CA (signature checked) and matches its key, every kubeconfig names
-//! the cluster CA and the right API server and carries a client certificate of that CA, no node
-//! holds a private key it must not have, and nothing has expired. (Checksums and the layout are
-//! checked when the bundle is read.)
+//! the cluster CA and the right API server and carries a client certificate of that CA (the
+//! bootstrap kubeconfig of `join/`: the cluster's bootstrap token), no node holds a private key
+//! it must not have and `join/` holds none, each folder's `SHA256SUMS` matches its files, and
+//! nothing has expired. (Checksums against `bundle.json` and the layout are checked when the
+//! bundle is read.)
 
 use std::collections::HashMap;
 
@@ -11,9 +13,10 @@ use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::Bundle;
 use super::layout;
+use super::{Bundle, sha256_hex};
 use crate::pki::KeyPair;
+use crate::pki::inventory::{BOOTSTRAP_KUBECONFIG, KUBECONFIG_DIR};
 
 const ECDSA_WITH_SHA256: &str = "1.2.840.10045.4.3.2";
 const SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
@@ -157,12 +160,15 @@ struct NamedUser {
     user: UserEntry,
 }
 
+/// A client certificate and key, or (the bootstrap kubeconfig) a token.
 #[derive(Deserialize)]
 struct UserEntry {
-    #[serde(rename = "client-certificate-data")]
-    client_certificate_data: String,
-    #[serde(rename = "client-key-data")]
-    client_key_data: String,
+    #[serde(rename = "client-certificate-data", default)]
+    client_certificate_data: Option<String>,
+    #[serde(rename = "client-key-data", default)]
+    client_key_data: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
 }
 
 fn decode(text: &str) -> Option<String> {
@@ -202,6 +208,12 @@ pub fn verify(bundle: &Bundle, now: i64) -> Report {
 
     for node in &manifest.nodes {
         let name = node.name.as_str();
+        check_checksums(
+            &mut report,
+            bundle,
+            &format!("{}/{name}", layout::NODES_DIR),
+            name,
+        );
         let node_roles = roles.get(name).copied().unwrap_or_default();
         let has = |role: &str| node_roles.iter().any(|r| r == role);
         let files: HashMap<String, String> = bundle
@@ -320,30 +332,163 @@ pub fn verify(bundle: &Bundle, now: i64) -> Report {
             now,
         );
     }
+    check_join(&mut report, bundle, &cluster_ca);
     report
 }
 
-fn check_kubeconfig(
+/// `join/`, when the bundle has one (bundles made before it existed do not): the cluster CA,
+/// a bootstrap kubeconfig with the cluster's bootstrap token, nothing that names or authenticates
+/// a node, and its `SHA256SUMS`.
+fn check_join(report: &mut Report, bundle: &Bundle, cluster_ca: &CertificateFacts) {
+    let prefix = format!("{}/", layout::JOIN_DIR);
+    if !bundle.entries.iter().any(|e| e.path.starts_with(&prefix)) {
+        return;
+    }
+    let label = layout::JOIN_DIR;
+    check_checksums(report, bundle, layout::JOIN_DIR, label);
+    let files: HashMap<String, String> = bundle
+        .join_files()
+        .into_iter()
+        .map(|file| (file.path, file.contents))
+        .collect();
+    for path in files.keys() {
+        if path.ends_with(".key") || path == &format!("{KUBECONFIG_DIR}/kubelet.conf") {
+            report.problems.push(format!(
+                "{label}: holds {path}, which no joining node may have (it asks for its own certificate)"
+            ));
+        }
+    }
+    let ca_path = format!("{PKI_DIR}ca.crt");
+    report.certificates += 1;
+    match files.get(&ca_path).map(|ca| certificate_facts(ca)) {
+        Some(Ok(ca)) if ca.der == cluster_ca.der => {}
+        Some(_) => report
+            .problems
+            .push(format!("{label}:{ca_path}: not the cluster CA")),
+        None => report
+            .problems
+            .push(format!("{label}: the cluster CA {ca_path} is missing")),
+    }
+    let path = format!("{KUBECONFIG_DIR}/{BOOTSTRAP_KUBECONFIG}");
+    let Some(contents) = files.get(&path) else {
+        report.problems.push(format!("{label}: {path} is missing"));
+        return;
+    };
+    let label = format!("{label}:{path}");
+    let Some(user) = check_kubeconfig_cluster(
+        report,
+        &label,
+        contents,
+        cluster_ca,
+        std::slice::from_ref(&bundle.manifest.control_plane_endpoint),
+    ) else {
+        return;
+    };
+    if user.client_certificate_data.is_some() || user.client_key_data.is_some() {
+        report.problems.push(format!(
+            "{label}: holds a client certificate; a joining node asks for its own"
+        ));
+    }
+    // The secret is never shown, only whether it is the one the cluster will know.
+    match (&user.token, bootstrap_token(bundle)) {
+        (None, _) => report.problems.push(format!("{label}: has no token")),
+        (Some(_), None) => report.problems.push(format!(
+            "{label}: no bootstrap token Secret among the addons to match its token"
+        )),
+        (Some(token), Some(known)) if *token != known => report.problems.push(format!(
+            "{label}: its token is not the bootstrap token of the addons"
+        )),
+        _ => {}
+    }
+}
+
+/// `<token-id>.<token-secret>` of the bootstrap token Secret among the addons.
+fn bootstrap_token(bundle: &Bundle) -> Option<String> {
+    let addons = bundle
+        .entries
+        .iter()
+        .filter(|entry| entry.path.starts_with(&format!("{}/", layout::ADDONS_DIR)))
+        .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
+        .filter(|text| text.contains("bootstrap.kubernetes.io/token"));
+    for text in addons {
+        for document in text.split("\n---\n").map(|d| d.trim_start_matches("---\n")) {
+            let Ok(object) = crate::yaml::from_yaml::<serde_json::Value>(document) else {
+                continue;
+            };
+            if object["type"] != "bootstrap.kubernetes.io/token" {
+                continue;
+            }
+            let field = |name: &str| object["data"][name].as_str().and_then(decode);
+            if let (Some(id), Some(secret)) = (field("token-id"), field("token-secret")) {
+                return Some(format!("{id}.{secret}"));
+            }
+        }
+    }
+    None
+}
+
+/// `<folder>/SHA256SUMS` lists exactly the files of `<folder>/rootfs/` with their checksums:
+/// install.sh checks it before placing anything, so a mismatch would stop the install.
+fn check_checksums(report: &mut Report, bundle: &Bundle, folder: &str, label: &str) {
+    let rootfs = format!("{folder}/rootfs/");
+    let Some(sums) = bundle.entry(&format!("{folder}/SHA256SUMS")) else {
+        report
+            .problems
+            .push(format!("{label}: {folder}/SHA256SUMS is missing"));
+        return;
+    };
+    let mut listed: HashMap<String, String> = String::from_utf8_lossy(&sums.contents)
+        .lines()
+        .filter_map(|line| line.split_once("  "))
+        .map(|(sum, path)| (path.to_owned(), sum.to_owned()))
+        .collect();
+    for entry in &bundle.entries {
+        let Some(path) = entry.path.strip_prefix(&rootfs) else {
+            continue;
+        };
+        match listed.remove(path) {
+            Some(sum) if sum == sha256_hex(&entry.contents) => {}
+            Some(_) => report.problems.push(format!(
+                "{label}: {folder}/SHA256SUMS does not match /{path}"
+            )),
+            None => report.problems.push(format!(
+                "{label}: {folder}/SHA256SUMS does not list /{path}"
+            )),
+        }
+    }
+    let mut unknown: Vec<String> = listed.into_keys().collect();
+    unknown.sort();
+    for path in unknown {
+        report.problems.push(format!(
+            "{label}: {folder}/SHA256SUMS lists /{path}, which is not in the bundle"
+        ));
+    }
+}
+
+/// Checks the cluster of a kubeconfig (the cluster CA, one of `allowed_servers`) and returns its
+/// user, or `None` when it cannot be read.
+fn check_kubeconfig_cluster(
     report: &mut Report,
     label: &str,
     contents: &str,
     cluster_ca: &CertificateFacts,
     allowed_servers: &[String],
-    now: i64,
-) {
+) -> Option<UserEntry> {
     report.kubeconfigs += 1;
     let Ok(kubeconfig) = crate::yaml::from_yaml::<Kubeconfig>(contents) else {
         report
             .problems
             .push(format!("{label}: not a kubeconfig with embedded data"));
-        return;
+        return None;
     };
-    let (Some(cluster), Some(user)) = (kubeconfig.clusters.first(), kubeconfig.users.first())
-    else {
+    let (Some(cluster), Some(user)) = (
+        kubeconfig.clusters.into_iter().next(),
+        kubeconfig.users.into_iter().next(),
+    ) else {
         report
             .problems
             .push(format!("{label}: has no cluster or no user"));
-        return;
+        return None;
     };
     let ca_matches = decode(&cluster.cluster.certificate_authority_data)
         .and_then(|pem| certificate_facts(&pem).ok())
@@ -360,9 +505,27 @@ fn check_kubeconfig(
             allowed_servers.join(" or ")
         ));
     }
-    let client =
-        decode(&user.user.client_certificate_data).and_then(|pem| certificate_facts(&pem).ok());
-    let key = decode(&user.user.client_key_data);
+    Some(user.user)
+}
+
+fn check_kubeconfig(
+    report: &mut Report,
+    label: &str,
+    contents: &str,
+    cluster_ca: &CertificateFacts,
+    allowed_servers: &[String],
+    now: i64,
+) {
+    let Some(user) = check_kubeconfig_cluster(report, label, contents, cluster_ca, allowed_servers)
+    else {
+        return;
+    };
+    let client = user
+        .client_certificate_data
+        .as_deref()
+        .and_then(decode)
+        .and_then(|pem| certificate_facts(&pem).ok());
+    let key = user.client_key_data.as_deref().and_then(decode);
     match (client, key) {
         (Some(client), Some(key)) => {
             if !is_signed_by(&client, cluster_ca).unwrap_or(false) {
