@@ -1,7 +1,8 @@
 //! A node's `install.sh`, run for real (as root, with `sh`) into a scratch root directory:
 //! the first run installs every file with its mode, the second changes nothing, a changed
-//! bundle changes only what changed, and a tampered bundle is refused. Every script passes
-//! shellcheck.
+//! bundle changes only what changed, and a tampered bundle is refused. `join/install.sh` places
+//! the join files and a kubelet drop-in naming the node and its address, and refuses bad names
+//! and addresses before writing anything. Every script passes shellcheck.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,7 +14,11 @@ use kbundle_core::pki::PkiInputs;
 use kbundle_tests::programs::{require_program, require_root};
 
 fn bundle(kind: ExampleKind, seed: u8) -> Bundle {
-    let raw = RawClusterConfig::from_yaml(&example_yaml(kind)).expect("example");
+    bundle_of(&example_yaml(kind), seed)
+}
+
+fn bundle_of(yaml: &str, seed: u8) -> Bundle {
+    let raw = RawClusterConfig::from_yaml(yaml).expect("a valid cluster");
     let inputs = PkiInputs {
         seed: [seed; 32],
         issued_at: 1_790_000_000,
@@ -52,6 +57,21 @@ fn install(unpacked: &Path, node: &str, root: &Path) -> (bool, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.success(), text)
+}
+
+fn join(unpacked: &Path, arguments: &[&str], root: &Path) -> (Option<i32>, String) {
+    let output = Command::new("sh")
+        .arg(unpacked.join("join/install.sh"))
+        .args(arguments)
+        .env("KBUNDLE_ROOT", root)
+        .output()
+        .expect("sh runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
 }
 
 /// (path, mode, modification time in ns) of every file under `root`.
@@ -182,19 +202,212 @@ fn a_tampered_bundle_is_refused_before_anything_is_installed() {
     std::fs::remove_dir_all(&work).expect("clean up");
 }
 
+const DROP_IN: &str = "etc/systemd/system/kubelet.service.d/10-kbundle.conf";
+
+#[test]
+fn join_places_the_join_files_and_a_drop_in_naming_the_node_and_starts_its_services() {
+    require_root();
+    require_program("sha256sum");
+    let work = scratch("join");
+    let (unpacked, root) = (work.join("bundle"), work.join("root"));
+    let bundle = bundle(ExampleKind::HighAvailability, 6);
+    unpack(&bundle, &unpacked);
+
+    let (code, log) = join(&unpacked, &["worker9.example", "192.0.2.31"], &root);
+    assert_eq!(code, Some(0), "{log}");
+    let installed = snapshot(&root);
+    let expected = bundle.join_files();
+    assert_eq!(installed.len(), expected.len() + 1, "{installed:#?}");
+    for file in &expected {
+        let on_disk = root.join(file.path.trim_start_matches('/'));
+        assert_eq!(
+            std::fs::read_to_string(&on_disk).expect("installed"),
+            file.contents
+        );
+        assert_eq!(
+            std::fs::metadata(&on_disk).expect("metadata").mode() & 0o7777,
+            file.mode,
+            "{}",
+            file.path
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(root.join("etc/kubernetes/bootstrap-kubelet.conf"))
+            .expect("the bootstrap kubeconfig")
+            .mode()
+            & 0o7777,
+        0o600
+    );
+    assert!(!root.join("etc/kubernetes/kubelet.conf").exists());
+    let drop_in = root.join(DROP_IN);
+    assert_eq!(
+        std::fs::metadata(&drop_in).expect("the drop-in").mode() & 0o7777,
+        0o644
+    );
+    assert_eq!(
+        std::fs::read_to_string(&drop_in).expect("the drop-in"),
+        "# Written by kbundle; changes are overwritten on the next apply.
+[Service]
+# Clears the ExecStart of kubelet.service: a drop-in must reset it before replacing it.
+ExecStart=
+ExecStart=kubelet \\
+    --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf \\
+    --kubeconfig=/etc/kubernetes/kubelet.conf \\
+    --config=/var/lib/kubelet/config.yaml \\
+    --node-ip=192.0.2.31 \\
+    --hostname-override=worker9.example
+"
+    );
+    let services = [
+        "would run: systemctl daemon-reload",
+        "would run: systemctl enable containerd",
+        "would run: systemctl restart containerd",
+        "would run: systemctl enable kubelet",
+        "would run: systemctl restart kubelet",
+    ];
+    for action in services {
+        assert!(log.contains(action), "{action} missing: {log}");
+    }
+    assert!(
+        !log.contains(&bundle_token(&bundle)),
+        "the token was echoed: {log}"
+    );
+
+    // Again: nothing is rewritten, and the services still start (a first run may have stopped
+    // before them).
+    let (code, log) = join(&unpacked, &["worker9.example", "192.0.2.31"], &root);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("already installed: nothing changed"), "{log}");
+    assert!(
+        log.contains("would run: systemctl restart kubelet"),
+        "{log}"
+    );
+    assert_eq!(snapshot(&root), installed, "a second run rewrote files");
+
+    // Another name: only the drop-in changes, and the old one is kept.
+    let (code, log) = join(&unpacked, &["worker10", "192.0.2.32"], &root);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("done: 1 files changed"), "{log}");
+    assert!(
+        std::fs::read_to_string(&drop_in)
+            .expect("the drop-in")
+            .contains("--node-ip=192.0.2.32 \\\n    --hostname-override=worker10\n")
+    );
+    let backups: Vec<PathBuf> = std::fs::read_dir(root.join("var/lib/kbundle/backup"))
+        .expect("a backup folder")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert!(
+        std::fs::read_to_string(backups[0].join(DROP_IN))
+            .expect("the old drop-in was kept")
+            .contains("--hostname-override=worker9.example\n")
+    );
+    std::fs::remove_dir_all(&work).expect("clean up");
+}
+
+/// `<id>.<secret>` as the bootstrap kubeconfig holds it.
+fn bundle_token(bundle: &Bundle) -> String {
+    let conf = bundle
+        .entry("join/rootfs/etc/kubernetes/bootstrap-kubelet.conf")
+        .expect("the bootstrap kubeconfig");
+    String::from_utf8_lossy(&conf.contents)
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("token: "))
+        .expect("a token")
+        .to_owned()
+}
+
+#[test]
+fn join_on_dual_stack_takes_both_addresses_in_the_clusters_order() {
+    require_root();
+    let work = scratch("join-dual");
+    let (unpacked, root) = (work.join("bundle"), work.join("root"));
+    let yaml = std::fs::read_to_string(kbundle_tests::cluster_fixtures().join("dual-stack.yaml"))
+        .expect("the dual-stack fixture");
+    unpack(&bundle_of(&yaml, 7), &unpacked);
+    let (code, log) = join(&unpacked, &["worker9", "192.0.2.31"], &root);
+    assert_eq!(code, Some(2), "one family of two was accepted: {log}");
+    assert!(log.contains("has no IPv6 address"), "{log}");
+    let (code, log) = join(&unpacked, &["worker9", "2001:db8::31,192.0.2.31"], &root);
+    assert_eq!(code, Some(0), "{log}");
+    let drop_in = std::fs::read_to_string(root.join(DROP_IN)).expect("the drop-in");
+    assert!(
+        drop_in.contains("    --node-ip=192.0.2.31,2001:db8::31 \\\n"),
+        "{drop_in}"
+    );
+    std::fs::remove_dir_all(&work).expect("clean up");
+}
+
+#[test]
+fn join_refuses_bad_names_and_addresses_before_writing_anything() {
+    require_root();
+    let work = scratch("join-refused");
+    let (unpacked, root) = (work.join("bundle"), work.join("root"));
+    unpack(&bundle(ExampleKind::Basic, 8), &unpacked);
+    let cases: [(&[&str], &str); 13] = [
+        (&[], "give the node's name and address"),
+        (&["worker9"], "give the node's name and address"),
+        (
+            &["worker9", "192.0.2.31", "extra"],
+            "give the node's name and address",
+        ),
+        (&["Worker_9", "192.0.2.31"], "is not a valid node name"),
+        (&["-worker9", "192.0.2.31"], "is not a valid node name"),
+        (&["worker..9", "192.0.2.31"], "is not a valid node name"),
+        (&["worker9\n", "192.0.2.31"], "is not a valid node name"),
+        (&["worker1", "192.0.2.31"], "is a node of the plan"),
+        (&["worker9", "192.0.2.300"], "is not an IP address"),
+        (&["worker9", "192.0.2.31; reboot"], "is not an IP address"),
+        (&["worker9", "2001:db8::31"], "has no IPv4 address"),
+        (
+            &["worker9", "192.0.2.31,192.0.2.32"],
+            "lists two IPv4 addresses",
+        ),
+        (
+            &["worker9", "127.0.0.1"],
+            "not an address other machines can reach",
+        ),
+    ];
+    for (arguments, reason) in cases {
+        let (code, log) = join(&unpacked, arguments, &root);
+        assert_eq!(code, Some(2), "{arguments:?} was not refused: {log}");
+        assert!(log.contains(reason), "{arguments:?}: {log}");
+        assert!(log.contains("usage: sh "), "{arguments:?}: {log}");
+        assert!(
+            !root.exists() || snapshot(&root).is_empty(),
+            "{arguments:?}: files were written"
+        );
+    }
+    // And a tampered join folder is refused before anything is placed.
+    let victim = unpacked.join("join/rootfs/etc/kubernetes/bootstrap-kubelet.conf");
+    let mut contents = std::fs::read_to_string(&victim).expect("read");
+    contents.push_str("# sneaky\n");
+    std::fs::write(&victim, contents).expect("write");
+    let (code, log) = join(&unpacked, &["worker9", "192.0.2.31"], &root);
+    assert_ne!(code, Some(0), "a tampered join folder installed: {log}");
+    assert!(log.contains("checksums do not match"), "{log}");
+    assert!(
+        !root.exists() || snapshot(&root).is_empty(),
+        "files were installed"
+    );
+    std::fs::remove_dir_all(&work).expect("clean up");
+}
+
 #[test]
 fn every_install_script_passes_shellcheck() {
     require_program("shellcheck");
     let work = scratch("shellcheck");
     let bundle = bundle(ExampleKind::HighAvailability, 4);
     unpack(&bundle, &work);
-    let scripts: Vec<PathBuf> = bundle
+    let mut scripts: Vec<PathBuf> = bundle
         .manifest
         .nodes
         .iter()
         .map(|node| work.join(format!("nodes/{}/install.sh", node.name)))
         .collect();
-    assert_eq!(scripts.len(), 5);
+    scripts.push(work.join("join/install.sh"));
+    assert_eq!(scripts.len(), 6);
     let output = Command::new("shellcheck")
         .args(["--shell=sh", "--severity=style"])
         .args(&scripts)
