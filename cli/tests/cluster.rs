@@ -305,4 +305,45 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     assert_addon_pods_scheduled(&cluster, &admin);
     assert_least_privilege(&cluster, &zip, &admin);
     assert_service_account_token_accepted(&cluster, &zip, &admin);
+    assert_kube_proxy_serves_the_kubernetes_service(&cluster, &zip, &admin);
+}
+
+/// The real kube-proxy runs on every node with the rendered configuration, and its rules let
+/// the node reach the API server through the `kubernetes` Service IP.
+fn assert_kube_proxy_serves_the_kubernetes_service(cluster: &ClusterLab, zip: &Path, admin: &Path) {
+    let service_ip = cluster.kubectl(
+        admin,
+        &[
+            "get",
+            "service",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ],
+    );
+    let service_ip = service_ip.expect_success().trim().to_owned();
+    for index in cluster.shape.nodes() {
+        let pid = cluster.start_kube_proxy(index, zip, admin);
+        let url = format!("https://{service_ip}:443/readyz");
+        let check = format!(
+            "for i in $(seq 1 40); do if curl -sk --max-time 1 {url} | grep -qx ok; then echo reached; exit 0; fi; sleep 0.25; done; \
+             iptables-save -t nat | grep -e 'KUBE-SERVICES -d' -e KUBE-SEP; exit 1"
+        );
+        let reached = cluster.root(index, &check);
+        let _ = cluster.root(index, &format!("kill {pid}"));
+        assert!(
+            reached.success() && reached.stdout.contains("reached"),
+            "{} did not reach {url} through kube-proxy's rules:\n{reached}\nkube-proxy log:\n{}",
+            cluster.lab.node_name(index),
+            cluster
+                .lab
+                .read_node_file(index, "/var/log/kube-proxy.log")
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }

@@ -12,6 +12,8 @@
 //!   (`rmp` stops the node's pods, as removing every pod sandbox would).
 
 use std::path::{Path, PathBuf};
+
+use serde::Deserialize as _;
 use std::time::Duration;
 
 use crate::lab::{Lab, SUDO_USER};
@@ -51,19 +53,32 @@ impl Binaries {
     pub fn locate() -> Self {
         let cache = std::env::var_os("KBUNDLE_CACHE")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/kbundle")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/kbundle"))
+            })
             .unwrap_or_else(|| PathBuf::from("/root/.cache/kbundle"));
         let binaries = Self {
-            kubernetes: cache.join("kubernetes").join(KUBERNETES_VERSION).join("bin"),
+            kubernetes: cache
+                .join("kubernetes")
+                .join(KUBERNETES_VERSION)
+                .join("bin"),
             etcd: cache.join("etcd").join(ETCD_VERSION).join("bin"),
         };
         for component in COMPONENTS {
             let path = binaries.kubernetes.join(component);
-            assert!(path.is_file(), "{} is missing: {BUILD_HINT}", path.display());
+            assert!(
+                path.is_file(),
+                "{} is missing: {BUILD_HINT}",
+                path.display()
+            );
         }
         for program in ["etcd", "etcdctl"] {
             let path = binaries.etcd.join(program);
-            assert!(path.is_file(), "{} is missing: {BUILD_HINT}", path.display());
+            assert!(
+                path.is_file(),
+                "{} is missing: {BUILD_HINT}",
+                path.display()
+            );
         }
         binaries
     }
@@ -123,7 +138,10 @@ fn shell_quote(text: &str) -> String {
 pub fn install_node_runtime(lab: &Lab, binaries: &Binaries, lab_kubelet: &Path) {
     let runner = lab_kubelet.display().to_string();
     let hook = SYSTEMCTL_HOOK
-        .replace("@K8S@", &shell_quote(&binaries.kubernetes.display().to_string()))
+        .replace(
+            "@K8S@",
+            &shell_quote(&binaries.kubernetes.display().to_string()),
+        )
         .replace("@ETCD@", &shell_quote(&binaries.etcd.display().to_string()))
         .replace("@RUNNER@", &shell_quote(&runner));
     let crictl = CRICTL.replace("@RUNNER@", &shell_quote(&runner));
@@ -142,7 +160,10 @@ pub fn install_node_runtime(lab: &Lab, binaries: &Binaries, lab_kubelet: &Path) 
             kubectl = shell_quote(&binaries.component("kubectl").display().to_string()),
         );
         let finished = lab.ssh(index, SUDO_USER, &script);
-        assert!(finished.success(), "node runtime on node {index}: {finished}");
+        assert!(
+            finished.success(),
+            "node runtime on node {index}: {finished}"
+        );
     }
 }
 
@@ -347,17 +368,22 @@ impl ClusterLab {
         }
         let path = self.lab.scratch_dir().join("haproxy.cfg");
         std::fs::write(&path, config).expect("write haproxy.cfg");
-        let log = std::fs::File::create(self.lab.scratch_dir().join("haproxy.log"))
-            .expect("haproxy log");
-        let mut command = self.lab.command(crate::programs::require_program("haproxy"));
+        let log =
+            std::fs::File::create(self.lab.scratch_dir().join("haproxy.log")).expect("haproxy log");
+        let mut command = self
+            .lab
+            .command(crate::programs::require_program("haproxy"));
         command
             .args(["-db", "-f"])
             .arg(&path)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
-        self.helpers
-            .push(command.spawn().expect("haproxy starts in the lab namespace"));
+        self.helpers.push(
+            command
+                .spawn()
+                .expect("haproxy starts in the lab namespace"),
+        );
         self.shape.external_endpoint = Some(endpoint.clone());
         endpoint
     }
@@ -463,7 +489,11 @@ impl ClusterLab {
                 return;
             }
             if std::time::Instant::now() > deadline {
-                let logs: String = self.shape.nodes().map(|i| node_logs(&self.lab, i)).collect();
+                let logs: String = self
+                    .shape
+                    .nodes()
+                    .map(|i| node_logs(&self.lab, i))
+                    .collect();
                 panic!("nodes not Ready within {limit:?}:\n{ready}\n{logs}");
             }
             std::thread::sleep(Duration::from_millis(500));
@@ -472,8 +502,11 @@ impl ClusterLab {
 
     /// Runs `script` as root on node `index` (at most 30 s).
     pub fn root(&self, index: usize, script: &str) -> crate::programs::Finished {
-        self.lab
-            .ssh(index, SUDO_USER, &format!("sudo sh -c {}", shell_quote(script)))
+        self.lab.ssh(
+            index,
+            SUDO_USER,
+            &format!("sudo sh -c {}", shell_quote(script)),
+        )
     }
 
     /// The pid of static pod `name`'s process on node `index`, if it runs.
@@ -492,5 +525,100 @@ fn output(mut command: std::process::Command) -> Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl ClusterLab {
+    /// Runs the real kube-proxy on node `index` the way its DaemonSet pod would: the rendered
+    /// ConfigMap's `config.conf` and `kubeconfig.conf` at `/var/lib/kube-proxy`, a token of the
+    /// `kube-proxy` ServiceAccount issued by the API server with the cluster CA beside it (what
+    /// the pod's projected volume holds), the container's command with `$(NODE_NAME)`, in the
+    /// node's network namespace. Returns the process id on the node (it runs until the node
+    /// goes; the test ends it by pid).
+    pub fn start_kube_proxy(&self, index: usize, zip: &Path, admin: &Path) -> u32 {
+        let addon = std::fs::read_to_string(self.extract(zip, "addons/30-kube-proxy.yaml"))
+            .expect("kube-proxy addon");
+        let mut config = String::new();
+        let mut kubeconfig = String::new();
+        let mut command: Vec<String> = Vec::new();
+        for document in serde_yaml::Deserializer::from_str(&addon) {
+            let value = serde_yaml::Value::deserialize(document).expect("addon parses");
+            match value["kind"].as_str() {
+                Some("ConfigMap") => {
+                    config = value["data"]["config.conf"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    kubeconfig = value["data"]["kubeconfig.conf"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                }
+                Some("DaemonSet") => {
+                    let container = &value["spec"]["template"]["spec"]["containers"][0];
+                    command = ["command", "args"]
+                        .iter()
+                        .flat_map(|key| container[*key].as_sequence().cloned().unwrap_or_default())
+                        .filter_map(|word| word.as_str().map(str::to_owned))
+                        .collect();
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            !config.is_empty() && !kubeconfig.is_empty() && !command.is_empty(),
+            "the kube-proxy addon lacks its ConfigMap or DaemonSet"
+        );
+        let token = self.kubectl(
+            admin,
+            &["create", "token", "kube-proxy", "-n", "kube-system"],
+        );
+        let token = token.expect_success().trim().to_owned();
+        let ca = std::fs::read_to_string(self.extract(
+            zip,
+            &format!(
+                "nodes/{}/rootfs/etc/kubernetes/pki/ca.crt",
+                self.lab.node_name(index)
+            ),
+        ))
+        .expect("ca.crt");
+        let name = self.lab.node_name(index);
+        let binary = self.binaries.component("kube-proxy").display().to_string();
+        let argv: Vec<String> = command
+            .iter()
+            .skip(1)
+            .map(|word| shell_quote(&word.replace("$(NODE_NAME)", name)))
+            .collect();
+        let secrets = "/var/run/secrets/kubernetes.io/serviceaccount";
+        // Lab nodes have no default route (nothing may leave the lab); a real node's default
+        // route is what lets a packet to a Service IP reach the OUTPUT chain, where kube-proxy's
+        // rules rewrite it. An on-link route to the service range plays that part.
+        let plan: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(self.extract(zip, "plan.json")).expect("plan.json"),
+        )
+        .expect("plan.json parses");
+        let service_range = plan["service_subnets"][0]
+            .as_str()
+            .expect("plan.json names the service range");
+        let script = format!(
+            "set -e; ip route replace {service_range} dev eth0; mkdir -p /var/lib/kube-proxy {secrets}; \
+             printf '%s' {config} > /var/lib/kube-proxy/config.conf; \
+             printf '%s' {kubeconfig} > /var/lib/kube-proxy/kubeconfig.conf; \
+             printf '%s' {ca} > {secrets}/ca.crt; \
+             (umask 077; printf '%s' {token} > {secrets}/token); \
+             NODE_NAME={name} setsid {binary} {argv} >/var/log/kube-proxy.log 2>&1 </dev/null & echo $!",
+            config = shell_quote(&config),
+            kubeconfig = shell_quote(&kubeconfig),
+            ca = shell_quote(&ca),
+            token = shell_quote(&token),
+            binary = shell_quote(&binary),
+            argv = argv.join(" "),
+        );
+        let started = self.root(index, &script);
+        started
+            .expect_success()
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("kube-proxy did not start on {name}: {started}"))
     }
 }

@@ -141,9 +141,12 @@ if [ -n "$address6" ]; then
   ip -6 addr add "$address6/64" dev eth0 nodad
 fi
 
-# Global kernel settings are not namespaced: the node may read them, never write them.
+# Global kernel settings are not namespaced: the node may read them, never write them. The
+# network settings are the node's own (its network namespace's), as kube-proxy expects.
 mount --bind /proc/sys /proc/sys
 mount -o remount,bind,ro /proc/sys
+mount --bind /proc/sys/net /proc/sys/net
+mount -o remount,bind,rw /proc/sys/net
 mount -o remount,bind,ro /sys
 
 # Private copies of what an install writes; the host reads the node's writes in upper/.

@@ -49,12 +49,10 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "start" => start(),
         "stop" => stop_kubelet(),
-        "stop-pods" => {
-            stop_kubelet().and_then(|()| {
-                stop_all_pods();
-                Ok(())
-            })
-        }
+        "stop-pods" => stop_kubelet().and_then(|()| {
+            stop_all_pods();
+            Ok(())
+        }),
         "run" => run(),
         "is-running" => match running_pid(Path::new(&format!("{STATE}/kubelet.pid"))) {
             Some(_) => Ok(()),
@@ -130,8 +128,7 @@ fn start() -> Result<(), String> {
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start the lab kubelet: {e}"))?;
-    fs::write(format!("{STATE}/kubelet.pid"), child.id().to_string())
-        .map_err(|e| e.to_string())?;
+    fs::write(format!("{STATE}/kubelet.pid"), child.id().to_string()).map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -312,7 +309,10 @@ fn binaries() -> (PathBuf, PathBuf) {
 /// The lab kubelet's main loop.
 fn run() -> Result<(), String> {
     let command_line = unit_command_line()?;
-    say(&format!("kubelet unit command line: {}", command_line.join(" ")));
+    say(&format!(
+        "kubelet unit command line: {}",
+        command_line.join(" ")
+    ));
     let config_path =
         flag(&command_line, "config").unwrap_or_else(|| "/var/lib/kubelet/config.yaml".into());
     let config = yaml_file(&config_path)?;
@@ -365,7 +365,10 @@ fn real_kubelet_output(command_line: &[String]) -> Result<String, String> {
     let mut child = Command::new(program)
         .args(args)
         .arg("--fail-cgroupv1=false")
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -399,8 +402,8 @@ struct HollowKubelet {
 impl HollowKubelet {
     fn new(command_line: &[String], config: &serde_yaml::Value) -> Self {
         let hostname = fs::read_to_string("/etc/hostname").unwrap_or_default();
-        let name = flag(command_line, "hostname-override")
-            .unwrap_or_else(|| hostname.trim().to_owned());
+        let name =
+            flag(command_line, "hostname-override").unwrap_or_else(|| hostname.trim().to_owned());
         let mut args = vec![
             "--morph=kubelet".to_owned(),
             format!("--name={name}"),
@@ -421,7 +424,11 @@ impl HollowKubelet {
         let mut taints: Vec<String> = flag(command_line, "register-with-taints")
             .map(|t| t.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
-        for taint in config["registerWithTaints"].as_sequence().into_iter().flatten() {
+        for taint in config["registerWithTaints"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
             let key = taint["key"].as_str().unwrap_or_default();
             let effect = taint["effect"].as_str().unwrap_or_default();
             match taint["value"].as_str() {
@@ -604,10 +611,7 @@ impl StaticPods {
                 if alive(pid) {
                     continue;
                 }
-                say(&format!(
-                    "{name}: exited; restarting in {:?}",
-                    pod.back_off
-                ));
+                say(&format!("{name}: exited; restarting in {:?}", pod.back_off));
                 pod.pid = None;
                 pod.next_start = Instant::now() + pod.back_off;
                 pod.back_off = (pod.back_off * 2).min(BACK_OFF_MAX);
@@ -689,7 +693,9 @@ fn start_pod(name: &str, manifest: &str) -> Result<u32, PodError> {
         .append(true)
         .open(format!("{POD_LOGS}/{name}.log"))
         .map_err(|e| PodError::Failed(e.to_string()))?;
-    let log_err = log.try_clone().map_err(|e| PodError::Failed(e.to_string()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| PodError::Failed(e.to_string()))?;
     let mut process = Command::new(&binary);
     process
         .args(&rest)
@@ -700,8 +706,7 @@ fn start_pod(name: &str, manifest: &str) -> Result<u32, PodError> {
         .stderr(log_err)
         .process_group(0);
     for variable in container["env"].as_sequence().into_iter().flatten() {
-        if let (Some(key), Some(value)) = (variable["name"].as_str(), variable["value"].as_str())
-        {
+        if let (Some(key), Some(value)) = (variable["name"].as_str(), variable["value"].as_str()) {
             process.env(key, value);
         }
     }
