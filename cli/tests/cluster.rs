@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kbundle_tests::kubernetes::{ClusterLab, ClusterShape, node_logs, real_kubelet_verdict};
+use kbundle_tests::kubernetes::{ClusterLab, ClusterShape, Run, node_logs, real_kubelet_verdict};
 
 const KBUNDLE: &str = env!("CARGO_BIN_EXE_kbundle");
 
@@ -289,15 +289,90 @@ fn admin_conf(cluster: &ClusterLab, zip: &Path) -> PathBuf {
     cluster.extract(zip, "admin.conf")
 }
 
+/// Starts `kbundle apply` and, as soon as phase `phase` begins, kills the API server of node 1
+/// and keeps it down (a crash loop, until [`release_api_server`]); returns the run.
+fn apply_killing_the_api_server_at(cluster: &ClusterLab, zip: &Path, phase: &str) -> Run {
+    use std::io::BufRead as _;
+    let mut command = cluster.apply_command(zip, &["--wait-timeout", "20"]);
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("kbundle apply starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let collect = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let mut stderr = String::new();
+    let mut killed = false;
+    for line in std::io::BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let line = line.unwrap_or_default();
+        if !killed && line.starts_with(&format!("== {phase}:")) {
+            let pid = cluster
+                .static_pod_pid(1, "kube-apiserver")
+                .expect("kube-apiserver runs on node1 when the phase begins");
+            let held = cluster.root(
+                1,
+                &format!("mkdir -p /run/kbundle-lab/hold && touch /run/kbundle-lab/hold/kube-apiserver && kill -KILL {pid}"),
+            );
+            assert!(held.success(), "{held}");
+            killed = true;
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait().expect("kbundle apply ends");
+    assert!(killed, "phase {phase} never began:\n{stderr}");
+    Run {
+        code: status.code(),
+        stdout: collect.join().unwrap_or_default(),
+        stderr,
+    }
+}
+
+/// Lets node 1's API server start again (its lab kubelet restarts it).
+fn release_api_server(cluster: &ClusterLab) {
+    let released = cluster.root(1, "rm -f /run/kbundle-lab/hold/kube-apiserver");
+    assert!(released.success(), "{released}");
+}
+
+/// The pids of every static pod and of the lab kubelet on every node of the shape.
+fn running_processes(cluster: &ClusterLab) -> Vec<(String, Option<u32>)> {
+    let mut pids = Vec::new();
+    for index in cluster.shape.nodes() {
+        let node = cluster.lab.node_name(index).to_owned();
+        let listed = cluster.root(
+            index,
+            "cd /run/kbundle-lab && for f in kubelet.pid hollow-kubelet.pid pods/*.pid; do [ -f \"$f\" ] && echo \"$f $(cat \"$f\")\"; done",
+        );
+        for line in listed.stdout.lines() {
+            let (file, pid) = line.split_once(' ').unwrap_or((line, ""));
+            pids.push((format!("{node}:{file}"), pid.trim().parse().ok()));
+        }
+    }
+    pids
+}
+
 #[test]
 fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     let shape = ClusterShape::new("single", 1, 2);
     let cluster = ClusterLab::new(shape.clone(), 3, &kbundle());
     let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "single");
+
+    // The API server dies while apply needs it: the run fails naming the phase and the node;
+    // once it is back, the same command completes.
+    let failed = apply_killing_the_api_server_at(&cluster, &zip, "node-ranges");
+    assert!(!failed.success(), "the run must fail: {failed}");
+    let named = failed.stderr.lines().any(|line| {
+        line.starts_with("node1 ")
+            && ["node-ranges", "controller-manager", "addons", "validate"]
+                .iter()
+                .any(|phase| line.contains(&format!("FAILED in {phase}:")))
+    });
+    assert!(named, "the failure names the phase and the node:\n{failed}");
+    release_api_server(&cluster);
     let run = cluster.apply(&zip, &["--wait-timeout", "180"]);
     let logs: String = shape.nodes().map(|i| node_logs(&cluster.lab, i)).collect();
     assert!(run.success(), "{run}\n{logs}");
     assert!(!run.stderr.contains("skipped"), "no phase skipped: {run}");
+
     let admin = admin_conf(&cluster, &zip);
     assert_nodes_ready_with_planned_ranges(&cluster, &zip, &admin);
     assert_real_kubelets_accept_their_configuration(&cluster);
@@ -306,6 +381,62 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     assert_least_privilege(&cluster, &zip, &admin);
     assert_service_account_token_accepted(&cluster, &zip, &admin);
     assert_kube_proxy_serves_the_kubernetes_service(&cluster, &zip, &admin);
+
+    // A second apply changes and restarts nothing: same processes, no service restarted.
+    let before = running_processes(&cluster);
+    let calls_before: Vec<usize> = shape
+        .nodes()
+        .map(|i| cluster.lab.service_calls(i).len())
+        .collect();
+    let again = cluster.apply(&zip, &["--wait-timeout", "60"]);
+    assert!(again.success(), "{again}");
+    assert_eq!(
+        again
+            .stderr
+            .matches("already installed: nothing changed")
+            .count(),
+        shape.nodes().count(),
+        "{again}"
+    );
+    assert_eq!(running_processes(&cluster), before, "nothing restarted");
+    for index in shape.nodes() {
+        let calls = cluster.lab.service_calls(index);
+        let new = &calls[calls_before[index - 1]..];
+        assert!(
+            new.iter().all(|call| !call.contains("restart")),
+            "node{index} restarted: {new:?}"
+        );
+    }
+
+    // reset, then a freshly generated bundle of the same nodes (a new CA): Ready again.
+    let reset = cluster.kbundle_run(&[
+        "reset",
+        &zip.display().to_string(),
+        "--wipe-data",
+        "--ssh-config",
+        "/dev/null",
+        "--known-hosts",
+        &cluster.lab.known_hosts().display().to_string(),
+    ]);
+    assert!(reset.success(), "{reset}");
+    for index in shape.nodes() {
+        assert!(
+            cluster.static_pod_pid(index, "kube-apiserver").is_none()
+                && cluster.static_pod_pid(index, "etcd").is_none(),
+            "reset stopped the static pods on node{index}"
+        );
+    }
+    let fresh = cluster.generate(&shape.cluster_yaml(&cluster.lab), "single-fresh");
+    let ca = |zip: &Path| {
+        std::fs::read(cluster.extract(zip, "nodes/node1/rootfs/etc/kubernetes/pki/ca.crt"))
+            .expect("ca")
+    };
+    assert_ne!(ca(&zip), ca(&fresh), "a fresh bundle has a new CA");
+    let run = cluster.apply(&fresh, &["--wait-timeout", "180"]);
+    let logs: String = shape.nodes().map(|i| node_logs(&cluster.lab, i)).collect();
+    assert!(run.success(), "{run}\n{logs}");
+    let admin = admin_conf(&cluster, &fresh);
+    assert_nodes_ready_with_planned_ranges(&cluster, &fresh, &admin);
 }
 
 /// The real kube-proxy runs on every node with the rendered configuration, and its rules let
