@@ -478,3 +478,144 @@ fn assert_kube_proxy_serves_the_kubernetes_service(cluster: &ClusterLab, zip: &P
         );
     }
 }
+
+#[test]
+fn three_control_plane_nodes_behind_haproxy_come_up() {
+    let shape = ClusterShape::new("ha", 3, 1);
+    let mut cluster = ClusterLab::new(shape, 4, &kbundle());
+    let endpoint = cluster.start_load_balancer();
+    let yaml = cluster.shape.cluster_yaml(&cluster.lab);
+    assert!(
+        yaml.contains(&endpoint) && yaml.contains("mode: external"),
+        "{yaml}"
+    );
+    let zip = cluster.generate(&yaml, "ha");
+    let run = cluster.apply(&zip, &["--wait-timeout", "240"]);
+    let logs: String = cluster
+        .shape
+        .nodes()
+        .map(|i| node_logs(&cluster.lab, i))
+        .collect();
+    assert!(run.success(), "{run}\n{logs}");
+    assert!(!run.stderr.contains("skipped"), "no phase skipped: {run}");
+    let admin = admin_conf(&cluster, &zip);
+    let server = cluster.kubectl(
+        &admin,
+        &[
+            "config",
+            "view",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+    );
+    assert_eq!(
+        server.stdout.trim(),
+        format!("https://{endpoint}"),
+        "admin.conf goes through the load balancer"
+    );
+    assert_nodes_ready_with_planned_ranges(&cluster, &zip, &admin);
+    assert_real_kubelets_accept_their_configuration(&cluster);
+    assert_addons_as_rendered(&cluster, &zip, &admin);
+    assert_addon_pods_scheduled(&cluster, &admin);
+    assert_least_privilege(&cluster, &zip, &admin);
+
+    // etcd: three members, all healthy (asked with the healthcheck client certificate).
+    let members = cluster.root(
+        1,
+        "curl -fsS --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt \
+         --key /etc/kubernetes/pki/etcd/healthcheck-client.key -X POST https://127.0.0.1:2379/v3/cluster/member/list",
+    );
+    let members: serde_json::Value = serde_json::from_str(members.expect_success()).expect("json");
+    assert_eq!(
+        members["members"].as_array().map(Vec::len),
+        Some(3),
+        "{members}"
+    );
+    // Every API server serves, and leader election picked one controller-manager and one
+    // scheduler among the three.
+    for index in 1..=3 {
+        let ready = cluster.root(
+            index,
+            &format!(
+                "curl -fsS --cacert /etc/kubernetes/pki/ca.crt https://{}:6443/readyz",
+                cluster.lab.node_address(index)
+            ),
+        );
+        assert_eq!(ready.stdout.trim(), "ok", "node{index}: {ready}");
+    }
+    for lease in ["kube-controller-manager", "kube-scheduler"] {
+        let holder = cluster.kubectl(
+            &admin,
+            &[
+                "get",
+                "lease",
+                lease,
+                "-n",
+                "kube-system",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ],
+        );
+        assert!(
+            ["node1", "node2", "node3"]
+                .iter()
+                .any(|n| holder.stdout.starts_with(n)),
+            "{lease} lease: {holder}"
+        );
+    }
+}
+
+#[test]
+fn a_dual_stack_cluster_comes_up_with_both_families() {
+    let mut shape = ClusterShape::new("dual", 1, 1);
+    shape.dual_stack = true;
+    let cluster = ClusterLab::new(shape.clone(), 2, &kbundle());
+    let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "dual");
+    let run = cluster.apply(&zip, &["--wait-timeout", "180"]);
+    let logs: String = shape.nodes().map(|i| node_logs(&cluster.lab, i)).collect();
+    assert!(run.success(), "{run}\n{logs}");
+    let admin = admin_conf(&cluster, &zip);
+    assert_nodes_ready_with_planned_ranges(&cluster, &zip, &admin);
+    for (_, ranges) in planned_ranges(&cluster, &zip) {
+        assert!(
+            ranges.len() == 2 && ranges[1].contains(':'),
+            "an IPv4 and an IPv6 range: {ranges:?}"
+        );
+    }
+    assert_real_kubelets_accept_their_configuration(&cluster);
+    assert_addons_as_rendered(&cluster, &zip, &admin);
+    assert_addon_pods_scheduled(&cluster, &admin);
+    // The API server serves both service families: a dual-stack Service gets an IP of each.
+    let created = cluster.kubectl(
+        &admin,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "both",
+            "--tcp=80:80",
+            "--dry-run=client",
+            "-o",
+            "json",
+        ],
+    );
+    let mut service: serde_json::Value =
+        serde_json::from_str(created.expect_success()).expect("json");
+    service["spec"]["ipFamilyPolicy"] = "RequireDualStack".into();
+    let file = cluster.lab.scratch_dir().join("both.json");
+    std::fs::write(&file, service.to_string()).expect("write");
+    let applied = cluster.kubectl(&admin, &["apply", "-f", &file.display().to_string()]);
+    applied.expect_success();
+    let ips = cluster.kubectl(
+        &admin,
+        &[
+            "get",
+            "service",
+            "both",
+            "-o",
+            "jsonpath={.spec.clusterIPs}",
+        ],
+    );
+    let ips: Vec<String> = serde_json::from_str(ips.expect_success()).expect("clusterIPs");
+    assert!(ips.len() == 2 && ips[1].contains(':'), "{ips:?}");
+}
