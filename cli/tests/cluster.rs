@@ -353,7 +353,8 @@ fn running_processes(cluster: &ClusterLab) -> Vec<(String, Option<u32>)> {
 #[test]
 fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     let shape = ClusterShape::new("single", 1, 2);
-    let cluster = ClusterLab::new(shape.clone(), 3, &kbundle());
+    // node4 is not in the cluster: it joins later.
+    let cluster = ClusterLab::new(shape.clone(), 4, &kbundle());
     let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "single");
 
     // The API server dies while apply needs it: the run fails naming the phase and the node;
@@ -407,6 +408,50 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
             "node{index} restarted: {new:?}"
         );
     }
+
+    // A worker added after the cluster is up joins by the README's procedure: the bundle's
+    // join/ folder and `sh join/install.sh NAME ADDRESS`; the real kubelet requests its
+    // certificate with the bootstrap token, the cluster signs it, the node turns Ready.
+    let readme = std::fs::read_to_string(cluster.extract(&zip, "README.md")).expect("README");
+    assert!(readme.contains("sh join/install.sh"), "{readme}");
+    cluster.copy_join_folder(&zip, 4);
+    let joined = cluster.lab.ssh(
+        4,
+        kbundle_tests::lab::SUDO_USER,
+        &format!(
+            "cd bundle && sudo sh join/install.sh node4 {}",
+            cluster.lab.node_address(4)
+        ),
+    );
+    assert!(joined.success(), "{joined}");
+    cluster.wait_nodes_ready(&admin, &["node4"], Duration::from_secs(120));
+    let verdict = real_kubelet_verdict(&cluster.lab, 4, Duration::from_secs(60));
+    assert!(verdict.starts_with("passed"), "node4: {verdict}");
+    let certificate = cluster.root(
+        4,
+        "openssl verify -CAfile /etc/kubernetes/pki/ca.crt /var/lib/kubelet/pki/kubelet-client-current.pem && \
+         openssl x509 -noout -subject -in /var/lib/kubelet/pki/kubelet-client-current.pem",
+    );
+    let certificate = certificate.expect_success();
+    assert!(
+        certificate.contains(": OK") && certificate.contains("CN = system:node:node4"),
+        "node4's certificate is signed by the cluster CA: {certificate}"
+    );
+    let range = cluster.kubectl(
+        &admin,
+        &["get", "node", "node4", "-o", "jsonpath={.spec.podCIDR}"],
+    );
+    let range = range.expect_success().trim().to_owned();
+    assert!(
+        !range.is_empty(),
+        "node4 got a pod range from kube-controller-manager"
+    );
+    assert!(
+        planned_ranges(&cluster, &zip)
+            .iter()
+            .all(|(_, ranges)| !ranges.contains(&range)),
+        "node4's range {range} is not a planned node's"
+    );
 
     // reset, then a freshly generated bundle of the same nodes (a new CA): Ready again.
     let reset = cluster.kbundle_run(&[

@@ -470,8 +470,14 @@ impl ClusterLab {
     /// Waits until every node of the shape is Ready (at most `limit`); panics with the nodes'
     /// logs otherwise.
     pub fn wait_ready(&self, admin: &Path, limit: Duration) {
-        let deadline = std::time::Instant::now() + limit;
         let names: Vec<&str> = self.shape.nodes().map(|i| self.lab.node_name(i)).collect();
+        self.wait_nodes_ready(admin, &names, limit);
+    }
+
+    /// Waits until the nodes `names` are Ready (at most `limit`); panics with the lab nodes'
+    /// logs otherwise.
+    pub fn wait_nodes_ready(&self, admin: &Path, names: &[&str], limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let ready = self.kubectl(
                 admin,
@@ -620,5 +626,48 @@ impl ClusterLab {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("kube-proxy did not start on {name}: {started}"))
+    }
+}
+
+impl ClusterLab {
+    /// Copies the bundle's `join/` folder to node `index` (into `~/bundle/join` of the sudo
+    /// user), as the README's procedure for nodes that join later says.
+    pub fn copy_join_folder(&self, zip: &Path, index: usize) {
+        let bundle = kbundle_core::bundle::Bundle::from_zip(
+            &std::fs::read(zip).expect("read bundle"),
+            None,
+            kbundle_core::bundle::read::Limits::default(),
+        )
+        .expect("bundle reads");
+        let mut copied = 0;
+        for entry in bundle
+            .entries
+            .iter()
+            .filter(|e| e.path.starts_with("join/"))
+        {
+            self.extract(zip, &entry.path);
+            copied += 1;
+        }
+        assert!(copied > 0, "the bundle has no join/ folder");
+        let local = self
+            .lab
+            .scratch_dir()
+            .join("extracted")
+            .join(zip.file_stem().unwrap_or_default())
+            .join("join");
+        let made = self
+            .lab
+            .ssh(index, SUDO_USER, "rm -rf bundle && mkdir -p bundle");
+        assert!(made.success(), "{made}");
+        let mut scp = self.lab.command("scp");
+        scp.args(self.lab.ssh_options())
+            .arg("-r")
+            .arg(&local)
+            .arg(format!(
+                "{SUDO_USER}@{}:bundle/",
+                self.lab.node_address(index)
+            ));
+        let copied = crate::programs::run(scp, Duration::from_secs(30));
+        assert!(copied.success(), "{copied}");
     }
 }

@@ -1,5 +1,6 @@
 //! `kbundle inspect`: what a bundle holds, for people: nodes and roles, files per node, every
-//! certificate with subject, SANs and expiry, and the network plan.
+//! certificate with subject, SANs and expiry, the files for workers that join later, and the
+//! network plan.
 
 use std::fmt::Write as _;
 
@@ -51,6 +52,17 @@ pub(crate) fn run(args: &BundleArgs) -> Result<(), Failure> {
                 }
             }
             out.push('\n');
+        }
+    }
+    let join = bundle.join_files();
+    if !join.is_empty() {
+        let _ = writeln!(
+            out,
+            "join/ (workers that join later: sh join/install.sh NAME ADDRESS): {} files",
+            join.len()
+        );
+        for file in &join {
+            let _ = writeln!(out, "  {:o} {}", file.mode, file.path);
         }
     }
     let addons: Vec<&str> = manifest

@@ -16,7 +16,9 @@
 //! - **the real kubelet**, once per start, with exactly the installed unit's command line (the
 //!   unit and its drop-ins, as systemd merges them) plus `--fail-cgroupv1=false` (the lab host
 //!   is cgroup v1): it must get past its flag and configuration validation and stop only at the
-//!   missing container runtime. Its output and verdict go to `/var/log/kbundle-lab/`.
+//!   missing container runtime. Its output and verdict go to `/var/log/kbundle-lab/`. With a
+//!   bootstrap kubeconfig, it is the real kubelet that requests the node's client certificate
+//!   (TLS bootstrap), before it reaches the runtime; the hollow kubelet starts afterwards.
 //!
 //! Usage (as root on a node): `kbundle-lab-kubelet start|stop|stop-pods|is-running|run`, with
 //! `KBUNDLE_LAB_K8S_BIN` and `KBUNDLE_LAB_ETCD_BIN` naming the folders of the real binaries.
@@ -321,15 +323,24 @@ fn run() -> Result<(), String> {
         .unwrap_or("/etc/kubernetes/manifests")
         .to_owned();
 
-    // The real kubelet: once, beside the rest.
+    // The real kubelet: once, while the static pods start. The hollow kubelet starts after it
+    // is done: on a node that joins with a bootstrap kubeconfig, the real kubelet is the one
+    // that requests the node's certificate, and two kubelets must not race for it.
     let real = command_line.clone();
-    thread::spawn(move || check_real_kubelet(&real));
+    let checked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = checked.clone();
+    thread::spawn(move || {
+        check_real_kubelet(&real);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
 
     let mut hollow = HollowKubelet::new(&command_line, &config);
     let mut pods = StaticPods::new(PathBuf::from(manifests));
     loop {
         pods.sync();
-        hollow.keep_running();
+        if checked.load(std::sync::atomic::Ordering::SeqCst) {
+            hollow.keep_running();
+        }
         thread::sleep(Duration::from_millis(300));
     }
 }
