@@ -10,22 +10,23 @@ use std::time::{Duration, Instant};
 use kbundle_core::bundle::Bundle;
 use kbundle_core::config::RawClusterConfig;
 use kbundle_core::pki::PkiInputs;
+use kbundle_tests::kubernetes;
 use kbundle_tests::lab::{Lab, SUDO_USER};
 
 const SKIP_API: &str = "wait-apiserver,node-ranges,controller-manager,addons,validate";
-const STAND_IN: &str =
-    "#!/bin/sh\n# kbundle test fixture: stands in for a daemon that cannot run here.\nexit 0\n";
 
 fn setup(nodes: usize) -> (Lab, String, Bundle) {
     let lab = Lab::new(&format!("bench{nodes}"), nodes);
-    for index in 1..=nodes {
-        let script = format!(
-            "printf '%s' '{STAND_IN}' | sudo tee /usr/local/bin/containerd /usr/local/bin/kubelet >/dev/null && sudo chmod 755 /usr/local/bin/containerd /usr/local/bin/kubelet"
-        );
-        assert!(lab.ssh(index, SUDO_USER, &script).success());
-    }
+    // The lab's real node runtime (the real kubelet, static pods run with the real binaries).
+    let kbundle = std::path::Path::new(env!("CARGO_BIN_EXE_kbundle"));
+    kubernetes::install_node_runtime(
+        &lab,
+        &kubernetes::Binaries::locate(),
+        &kubernetes::lab_kubelet(kbundle),
+    );
     let mut yaml = format!(
-        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: bench}}\nspec:\n  ssh: {{user: {SUDO_USER}, identityFile: {}}}\n  nodes:\n",
+        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: bench}}\nspec:\n  kubernetesVersion: \"{}\"\n  ssh: {{user: {SUDO_USER}, identityFile: {}}}\n  nodes:\n",
+        kubernetes::KUBERNETES_VERSION.trim_start_matches('v'),
         lab.client_key().display()
     );
     for index in 1..=nodes {

@@ -1,16 +1,17 @@
-//! `kbundle apply` against real sshd test nodes (`kbundle_tests::lab`): every file lands on each
-//! node with its mode and checksum, and only there; etcd, started from its installed manifest
-//! with Debian's etcd, gives the wait phase a real quorum; host keys are checked; sudo with and
-//! without a password; a jump host; a node whose link is cut mid-apply; a second apply changes
-//! nothing; with --artifacts, the binaries are checked before any connection, placed, imported,
-//! and a re-apply with the same folder is a no-op.
+//! `kbundle apply` against real sshd test nodes (`kbundle_tests::lab`), for what crosses SSH:
+//! every file lands on each node with its mode and checksum, and only there; etcd, started from
+//! its installed manifest with the real etcd, gives the wait phase a real quorum; host keys are
+//! checked; sudo with and without a password; a jump host; a node whose link is cut mid-apply; a
+//! second apply changes nothing; with --artifacts, the binaries are checked before any
+//! connection, placed, imported, and a re-apply with the same folder is a no-op.
 //!
-//! Fixtures, clearly named: the nodes have no containerd or kubelet (none can run here), so
-//! `/usr/local/bin/{containerd,kubelet}` are stand-ins, the lab's systemctl records calls, and a
-//! systemctl hook plays the kubelet's part for the etcd static pod only. No kube-apiserver can
-//! run here either, so the phases that need one (wait-apiserver, node-ranges,
-//! controller-manager, addons, validate) are skipped, by name, on the command line. The lab's ctr
-//! records image imports; the artifacts are small shell scripts and fake image tarballs.
+//! The nodes run the lab's real components (`kbundle_tests::kubernetes::install_node_runtime`:
+//! the real kubelet on PATH, static pods run with the real binaries when the kubelet starts;
+//! containerd and crictl are the only stand-ins). These suites are about the transport, so the
+//! phases after the API server comes up (wait-apiserver, node-ranges, controller-manager,
+//! addons, validate) are left out by name on the command line: `cli/tests/cluster.rs` runs
+//! every phase against the real control plane. The lab's ctr records image imports; the
+//! artifacts are small shell scripts and fake image tarballs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -19,37 +20,16 @@ use std::time::{Duration, Instant};
 use kbundle_core::bundle::Bundle;
 use kbundle_core::config::RawClusterConfig;
 use kbundle_core::pki::PkiInputs;
+use kbundle_tests::kubernetes;
 use kbundle_tests::lab::{Lab, PASSWORD_SUDO_USER, SUDO_USER};
 
 const NEEDS_AN_API_SERVER: &str = "wait-apiserver,node-ranges,controller-manager,addons,validate";
 
-/// Plays the kubelet's part for etcd: starts the member from its installed static pod manifest
-/// with Debian's etcd (3.4: the two flags renamed in 3.6 are spelled the old way).
-const SYSTEMCTL_HOOK: &str = r#"#!/bin/sh
-# kbundle test fixture: stands in for the kubelet starting the etcd static pod.
-case " $* " in *" kubelet "*) ;; *) exit 0 ;; esac
-case " $* " in *" restart "*|*" start "*|*" --now "*) ;; *) exit 0 ;; esac
-manifest=/etc/kubernetes/manifests/etcd.yaml
-[ -f "$manifest" ] || exit 0
-[ -f /run/etcd-fixture.pid ] && kill -0 "$(cat /run/etcd-fixture.pid)" 2>/dev/null && exit 0
-args=$(awk '/^    command:/ {c=1; next} c && /^    - / {sub(/^    - /, ""); print; next} c {exit}' "$manifest" |
-  sed -e 's/^--feature-gates=InitialCorruptCheck=true$/--experimental-initial-corrupt-check=true/' \
-      -e 's/^--watch-progress-notify-interval=/--experimental-watch-progress-notify-interval=/' | tail -n +2)
-# shellcheck disable=SC2086
-setsid /usr/bin/etcd $args >/var/log/etcd-fixture.log 2>&1 < /dev/null &
-echo $! > /run/etcd-fixture.pid
-"#;
-
-/// Plays crictl removing every pod: stops the etcd the systemctl hook started.
-const CRICTL: &str = "#!/bin/sh\n# kbundle test fixture: stands in for crictl; `rmp -af` stops the etcd fixture.\ncase \"$*\" in *rmp*) [ -f /run/etcd-fixture.pid ] && kill \"$(cat /run/etcd-fixture.pid)\" && rm -f /run/etcd-fixture.pid; sleep 0.5 ;; esac\nexit 0\n";
-
-const STAND_IN: &str =
-    "#!/bin/sh\n# kbundle test fixture: stands in for a daemon that cannot run here.\nexit 0\n";
-
 fn cluster_yaml(lab: &Lab, user: &str, control_planes: usize) -> String {
     let mut yaml = format!(
-        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  kubernetesVersion: \"1.37\"\n  ssh: {{user: {user}, port: 22, identityFile: {}}}\n  nodes:\n",
-        lab.client_key().display()
+        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  kubernetesVersion: \"{version}\"\n  ssh: {{user: {user}, port: 22, identityFile: {}}}\n  nodes:\n",
+        lab.client_key().display(),
+        version = kubernetes::KUBERNETES_VERSION.trim_start_matches('v'),
     );
     if control_planes > 1 {
         yaml = yaml.replace(
@@ -105,26 +85,14 @@ fn write_bundle(lab: &Lab, yaml: &str, name: &str) -> (Bundle, PathBuf) {
     (bundle, path)
 }
 
-/// Installs the fixtures on every node (as the sudo user).
+/// Makes every node run the lab's real components (as the sudo user).
 fn install_fixtures(lab: &Lab) {
-    for index in 1..=lab.node_count() {
-        let script = format!(
-            "set -e; sudo mkdir -p /usr/local/bin /usr/local/lib/kbundle-test-fixture; \
-             printf '%s' {stand_in} | sudo tee /usr/local/bin/containerd /usr/local/bin/kubelet >/dev/null; \
-             printf '%s' {hook} | sudo tee /usr/local/lib/kbundle-test-fixture/systemctl-hook >/dev/null; \
-             printf '%s' {crictl} | sudo tee /usr/local/bin/crictl >/dev/null; \
-             sudo chmod 755 /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/bin/crictl /usr/local/lib/kbundle-test-fixture/systemctl-hook",
-            stand_in = shell_quote(STAND_IN),
-            hook = shell_quote(SYSTEMCTL_HOOK),
-            crictl = shell_quote(CRICTL),
-        );
-        let finished = lab.ssh(index, SUDO_USER, &script);
-        assert!(finished.success(), "fixtures on node {index}: {finished}");
-    }
-}
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
+    let kbundle = Path::new(env!("CARGO_BIN_EXE_kbundle"));
+    kubernetes::install_node_runtime(
+        lab,
+        &kubernetes::Binaries::locate(),
+        &kubernetes::lab_kubelet(kbundle),
+    );
 }
 
 /// Runs kbundle inside the lab namespace.
@@ -712,13 +680,14 @@ fn one_apply_at_a_time_and_never_over_another_cluster() {
         "{}",
         text(&output)
     );
-    // The first cluster's etcd still listens there (reset would stop it): preflight says so.
+    // The first cluster's control plane and kubelet still listen there (reset would stop
+    // them): preflight says so.
     let mut forced = apply_args(&other_zip, &hosts, &log);
     // Its etcd would not start while the first cluster's still runs: wait-etcd is left out.
     forced.extend([
         "--force",
         "--ignore-preflight",
-        "port-2379,port-2380",
+        "port-2379,port-2380,port-6443,port-10250,port-10257,port-10259",
         "--skip-phase",
         "wait-etcd",
     ]);
@@ -1062,12 +1031,12 @@ fn artifacts_are_checked_before_any_connection_placed_imported_and_reapplied_as_
     use std::os::unix::fs::MetadataExt;
     let lab = Lab::new("artifacts", 2);
     install_fixtures(&lab);
-    // No containerd or kubelet on the nodes: they come from the artifacts.
+    // No containerd, kubelet or kubectl on the nodes: they come from the artifacts.
     for index in 1..=2 {
         let removed = lab.ssh(
             index,
             SUDO_USER,
-            "sudo rm /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/bin/crictl",
+            "sudo rm /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/bin/kubectl /usr/local/bin/crictl",
         );
         assert!(removed.success(), "{removed}");
     }

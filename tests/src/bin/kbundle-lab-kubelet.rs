@@ -51,10 +51,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "start" => start(),
         "stop" => stop_kubelet(),
-        "stop-pods" => stop_kubelet().and_then(|()| {
-            stop_all_pods();
-            Ok(())
-        }),
+        "stop-pods" => stop_kubelet().map(|()| stop_all_pods()),
         "run" => run(),
         "is-running" => match running_pid(Path::new(&format!("{STATE}/kubelet.pid"))) {
             Some(_) => Ok(()),
@@ -732,4 +729,40 @@ fn start_pod(name: &str, manifest: &str) -> Result<u32, PodError> {
         let _ = child.wait();
     });
     Ok(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_a_systemd_command_line_into_words() {
+        assert_eq!(
+            split_words(r#"kubelet  --a=1 "--b=two words" '--c=x' $ARGS"#),
+            ["kubelet", "--a=1", "--b=two words", "--c=x", "$ARGS"]
+        );
+        assert!(split_words("   ").is_empty());
+    }
+
+    #[test]
+    fn expands_variables_as_systemd_does() {
+        let environment: HashMap<String, String> = [
+            ("KUBELET_ARGS".to_owned(), "--v=2".to_owned()),
+            ("X".to_owned(), "y".to_owned()),
+        ]
+        .into();
+        assert_eq!(expand("$KUBELET_ARGS", &environment), "--v=2");
+        assert_eq!(expand("--a=${X}z", &environment), "--a=yz");
+        assert_eq!(expand("$MISSING", &environment), "");
+    }
+
+    #[test]
+    fn finds_flags_in_both_spellings() {
+        let line: Vec<String> = ["kubelet", "--kubeconfig=/k", "--node-labels", "a=b"]
+            .map(str::to_owned)
+            .into();
+        assert_eq!(flag(&line, "kubeconfig").as_deref(), Some("/k"));
+        assert_eq!(flag(&line, "node-labels").as_deref(), Some("a=b"));
+        assert_eq!(flag(&line, "config"), None);
+    }
 }
