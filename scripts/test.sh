@@ -25,7 +25,11 @@ KBUNDLE_BENCH_MS=${KBUNDLE_BENCH_MS:-200} cargo bench -p kbundle-core --bench pl
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-core --bench pki --locked
 cargo bench -p kbundle-core --bench render --locked
 cargo bench -p kbundle-core --bench bundle --locked
+# The lab kubelet runs the real Kubernetes components on the lab nodes of the apply and cluster
+# benchmarks, which are built in the release profile.
+cargo build --release -p kbundle-tests --bin kbundle-lab-kubelet --locked
 cargo bench -p kbundle-cli --bench apply --locked
+KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-cli --bench cluster --locked
 node tests/web/bench.mjs dist/index.html target/web-bindgen/kbundle_bg.wasm 3
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.

@@ -96,9 +96,14 @@ pub fn lab_kubelet(kbundle: &Path) -> PathBuf {
     let path = kbundle.with_file_name("kbundle-lab-kubelet");
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build -p kbundle-tests --bin kbundle-lab-kubelet` \
-         (cargo test --workspace does)",
-        path.display()
+        "{} is missing: build it with `cargo build{} -p kbundle-tests --bin kbundle-lab-kubelet` \
+         (cargo test --workspace does; scripts/test.sh builds the release one for the benchmarks)",
+        path.display(),
+        if path.components().any(|c| c.as_os_str() == "release") {
+            " --release"
+        } else {
+            ""
+        }
     );
     path
 }
