@@ -1,4 +1,5 @@
-//! Real etcd (Debian's 3.4, `/usr/bin/etcd`) runs on the generated etcd PKI: three members with
+//! Real etcd (v3.7.0, the version Kubernetes 1.37 pins, built from the Go module proxy by
+//! scripts/build-kubernetes.sh) runs on the generated etcd PKI: three members with
 //! mutual TLS between peers and for clients, each using the files `Pki::node_files` gives its
 //! node, form a cluster; etcdctl with the healthcheck and API-server client certificates finds
 //! every member healthy and can write and read; a client certificate from another PKI or from
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use kbundle_core::config::ClusterConfig;
 use kbundle_core::pki::Pki;
+use kbundle_tests::kubernetes::Binaries;
 use kbundle_tests::netns::TestNetwork;
 use kbundle_tests::pki_files::{self, FOREIGN_SEED, SEED, node_path};
 use kbundle_tests::programs::{self, Finished};
@@ -70,11 +72,10 @@ struct EtcdCluster {
 }
 
 /// Writes every node's PKI files and starts one etcd per etcd member, on its own test host,
-/// with kubeadm's flags (etcd 3.4 spelling), using only that node's files. With `loopback`,
+/// with kubeadm's flags, using only that node's files. With `loopback`,
 /// members also listen on 127.0.0.1 and ::1.
 fn start(suffix: &str, config: &ClusterConfig, pki: &Pki, loopback: bool) -> EtcdCluster {
-    let etcd = programs::require_program("etcd");
-    programs::require_program("etcdctl");
+    let etcd = Binaries::locate().etcd.join("etcd");
     let hosts: Vec<(&str, Vec<IpAddr>)> = config
         .nodes
         .iter()
@@ -139,8 +140,8 @@ fn start(suffix: &str, config: &ClusterConfig, pki: &Pki, loopback: bool) -> Etc
                 file("etcd/ca.crt").display()
             ))
             .arg("--snapshot-count=10000")
-            .arg("--experimental-initial-corrupt-check=true")
-            .arg("--experimental-watch-progress-notify-interval=5s");
+            .arg("--feature-gates=InitialCorruptCheck=true")
+            .arg("--watch-progress-notify-interval=5s");
         network.spawn(&node.name, command, &log);
         started.push((node.name.clone(), url(address, 2379), log));
     }
@@ -193,7 +194,9 @@ impl EtcdCluster {
     }
 
     fn etcdctl(&self, endpoints: &str, client: &Client, timeout: &str, args: &[&str]) -> Finished {
-        let mut command: Command = self.network.command(&self.client_host, "etcdctl");
+        let mut command: Command = self
+            .network
+            .command(&self.client_host, Binaries::locate().etcd.join("etcdctl"));
         command
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={endpoints}"))

@@ -1,16 +1,15 @@
 //! The etcd static pods kbundle renders, run for real: each member's command line is taken from
-//! its rendered `etcd.yaml` and run with Debian's etcd on its own test host with the generated
-//! certificates. The three members form a healthy cluster.
-//!
-//! Debian ships etcd 3.4 while the supported Kubernetes releases pin etcd 3.6/3.7, so exactly the
-//! two flags whose spelling changed in 3.6 are translated back (and asserted to be there first);
-//! paths are moved under the test's scratch root. Everything else runs verbatim.
+//! its rendered `etcd.yaml` and run with the etcd that Kubernetes 1.37 pins (v3.7.0, built from
+//! the Go module proxy by scripts/build-kubernetes.sh) on its own test host with the generated
+//! certificates. The three members form a healthy cluster. Paths are moved under the test's
+//! scratch root; every flag runs verbatim.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use kbundle_core::plan::NetworkPlan;
 use kbundle_core::render::render;
+use kbundle_tests::kubernetes::Binaries;
 use kbundle_tests::netns::TestNetwork;
 use kbundle_tests::pki_files::{self, SEED, node_path};
 use kbundle_tests::programs;
@@ -26,18 +25,6 @@ spec:
     - {name: cp2, address: 198.51.100.32, roles: [control-plane, etcd]}
     - {name: cp3, address: 198.51.100.33, roles: [control-plane, etcd]}
 "#;
-
-/// etcd ≥3.6 spelling → the 3.4 spelling Debian's etcd understands.
-const FLAG_DIALECT: [(&str, &str); 2] = [
-    (
-        "--feature-gates=InitialCorruptCheck=true",
-        "--experimental-initial-corrupt-check=true",
-    ),
-    (
-        "--watch-progress-notify-interval=5s",
-        "--experimental-watch-progress-notify-interval=5s",
-    ),
-];
 
 #[derive(serde::Deserialize)]
 struct Pod {
@@ -56,8 +43,9 @@ struct Container {
 
 #[test]
 fn rendered_etcd_command_lines_form_a_healthy_cluster() {
-    let etcd = programs::require_program("etcd");
-    programs::require_program("etcdctl");
+    let binaries = Binaries::locate();
+    let etcd = binaries.etcd.join("etcd");
+    let etcdctl = binaries.etcd.join("etcdctl");
     let config = pki_files::cluster(CLUSTER);
     let pki = pki_files::issue(&config, SEED);
     let plan = NetworkPlan::new(&config);
@@ -82,26 +70,13 @@ fn rendered_etcd_command_lines_form_a_healthy_cluster() {
         let pod: Pod = serde_yaml::from_str(&manifest.contents).expect("etcd.yaml parses");
         let mut command = pod.spec.containers[0].command.clone();
         assert_eq!(command[0], "etcd");
-        for (new, _) in FLAG_DIALECT {
-            assert!(
-                command.iter().any(|arg| arg == new),
-                "{}: rendered etcd lacks {new}",
-                node.node
-            );
-        }
         let arguments: Vec<String> = command
             .drain(1..)
-            .map(|argument| {
-                let argument = FLAG_DIALECT
-                    .iter()
-                    .find(|(new, _)| *new == argument)
-                    .map_or(argument.clone(), |(_, old)| (*old).to_owned());
-                match argument.split_once('=') {
-                    Some((flag, path)) if path.starts_with('/') => {
-                        format!("{flag}={}", node_path(root, &node.node, path).display())
-                    }
-                    _ => argument,
+            .map(|argument| match argument.split_once('=') {
+                Some((flag, path)) if path.starts_with('/') => {
+                    format!("{flag}={}", node_path(root, &node.node, path).display())
                 }
+                _ => argument,
             })
             .collect();
         let log = root.join(format!("etcd-{}.log", node.node));
@@ -125,7 +100,7 @@ fn rendered_etcd_command_lines_form_a_healthy_cluster() {
         .iter()
         .map(|node| format!("https://{}:2379", node.primary_address()))
         .collect();
-    let mut health = network.command("cp1", "etcdctl");
+    let mut health = network.command("cp1", &etcdctl);
     health
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={}", endpoints.join(",")))
@@ -149,7 +124,7 @@ fn rendered_etcd_command_lines_form_a_healthy_cluster() {
         );
     }
     // The local listener the API server uses (`--etcd-servers=https://127.0.0.1:2379`).
-    let mut local = network.command("cp2", "etcdctl");
+    let mut local = network.command("cp2", &etcdctl);
     let file2 = |name: &str| node_path(root, "cp2", &format!("/etc/kubernetes/pki/{name}"));
     local
         .env("ETCDCTL_API", "3")
