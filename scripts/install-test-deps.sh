@@ -5,14 +5,11 @@ set -euo pipefail
 
 # haproxy: the external load balancer of the HA cluster suite; iptables: kube-proxy's rules in
 # the lab nodes.
-packages=(openssl iproute2 python3 python3-venv etcd-server etcd-client procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables)
+packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-# kubectl validates kubeconfigs the way Go clients do. The machine image ships one; Debian's
-# kubernetes-client is the fallback where it does not.
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
 # Node runs the browser tests (playwright-core drives Debian's Chromium); the machine image ships
 # one, Debian's is the fallback.
 command -v npm >/dev/null || missing+=(nodejs npm)
@@ -22,7 +19,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Packages may try to start their daemons; the tests start their own.
-for service in etcd haproxy; do
+for service in haproxy; do
   if command -v service >/dev/null && service "$service" status >/dev/null 2>&1; then
     service "$service" stop >/dev/null 2>&1 || true
   fi

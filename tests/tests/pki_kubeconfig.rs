@@ -1,11 +1,12 @@
-//! kubectl, a Go client that verifies TLS as every Kubernetes component does, accepts every
-//! kubeconfig kbundle generates: on test hosts standing in for the nodes, a stub API server
-//! (python3's ssl module, requiring a client certificate from the cluster CA) presents each
-//! control-plane node's generated apiserver certificate, the control-plane VIP sits on the
-//! first control-plane node, and `kubectl get --raw /healthz` with each node's kubeconfigs
-//! (run on that node) and the operator's admin.conf prints `ok`. It fails when the address
-//! dialled is not in the server certificate's SANs, when the client certificate comes from
-//! another PKI or from the front-proxy CA, and when the kubeconfig trusts another CA.
+//! kubectl accepts every kubeconfig kbundle generates, against the real kube-apiserver: on test
+//! hosts standing in for the nodes, each control-plane node runs kube-apiserver v1.37.2 (built
+//! by scripts/build-kubernetes.sh) with its rendered command line and its own generated files,
+//! over a local etcd v3.7.0 (the one the bundle pins) serving with the node's etcd certificate;
+//! the control-plane VIP sits on the first control-plane node, and `kubectl get --raw /healthz`
+//! (the real kubectl v1.37.2) with each node's kubeconfigs (run on that node) and the
+//! operator's admin.conf prints `ok`. It fails when the address dialled is not in the server
+//! certificate's SANs, when the client certificate comes from another PKI or from the
+//! front-proxy CA (the API server answers 401), and when the kubeconfig trusts another CA.
 //! IPv4 with a VIP, and dual-stack with an IPv6 VIP.
 
 use std::collections::BTreeMap;
@@ -18,6 +19,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kbundle_core::config::{ClusterConfig, Host};
 use kbundle_core::pki::{CaKind, CertAndKey, Pki};
+use kbundle_core::plan::NetworkPlan;
+use kbundle_core::render::render;
+use kbundle_tests::kubernetes::Binaries;
 use kbundle_tests::netns::TestNetwork;
 use kbundle_tests::pki_files::{self, FOREIGN_SEED, SEED, node_path};
 use kbundle_tests::programs::{self, Finished};
@@ -61,53 +65,6 @@ const OPERATOR_ADDRESSES: [&str; 2] = ["198.51.100.250", "2001:db8::250"];
 const STRANGER: &str = "stranger";
 const STRANGER_ADDRESS: &str = "198.51.100.50";
 
-/// A minimal API server: TLS with a required client certificate from the given CA; /healthz,
-/// /livez and /readyz answer `ok`, /version answers JSON, anything else 404. Binds `::` (every
-/// IPv4 and IPv6 address of its host), as kube-apiserver binds every address.
-const STUB_SERVER: &str = r#"
-import json, socket, ssl, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-port, cert, key, client_ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        path = self.path.split("?")[0]  # kubectl adds ?timeout=…
-        if path in ("/healthz", "/livez", "/readyz"):
-            body, kind, code = b"ok", "text/plain", 200
-        elif path == "/version":
-            version = {"major": "1", "minor": "37", "gitVersion": "v1.37.0-stub"}
-            body, kind, code = json.dumps(version).encode(), "application/json", 200
-        else:
-            body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}'
-            kind, code = "application/json", 404
-        self.send_response(code)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-class Server(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    daemon_threads = True
-
-    def get_request(self):
-        try:
-            return super().get_request()
-        except ssl.SSLError as error:
-            print(f"handshake refused: {error}", file=sys.stderr, flush=True)
-            raise
-
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(cert, key)
-context.load_verify_locations(client_ca)
-context.verify_mode = ssl.CERT_REQUIRED
-server = Server(("::", port), Handler)
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print("ready", flush=True)
-server.serve_forever()
-"#;
-
 const KUBECTL_LIMIT: Duration = Duration::from_secs(30);
 
 fn ip(text: &str) -> IpAddr {
@@ -123,21 +80,22 @@ struct Lab {
     pki: Pki,
     /// Per node, the absolute paths `Pki::node_files` gave it.
     node_files: Vec<Vec<String>>,
-    /// Stub server per host: its log.
+    /// kube-apiserver per host: its log.
     servers: BTreeMap<String, PathBuf>,
     kubectl: PathBuf,
 }
 
 impl Lab {
     /// One host per node (the VIP on the first control-plane node, where kube-vip would hold
-    /// it at first), the operator and the stranger; a stub API server on every control-plane
-    /// node with its own apiserver certificate, and on the stranger with cp1's.
+    /// it at first), the operator and the stranger; on every control-plane node an etcd and
+    /// kube-apiserver with its own files, and on the stranger the same with cp1's.
     fn start(suffix: &str, yaml: &str) -> Self {
-        let python = programs::require_program("python3");
+        let binaries = Binaries::locate();
         // kubectl validates kubeconfigs the way every Go client of the API does.
-        let kubectl = programs::require_program("kubectl");
+        let kubectl = binaries.component("kubectl");
         let config = pki_files::cluster(yaml);
         let pki = pki_files::issue(&config, SEED);
+        let rendered = render(&config, &NetworkPlan::new(&config), &pki, pki_files::now());
         let vip = match config.control_plane_endpoint.as_ref().map(|e| &e.host) {
             Some(Host::Ip(address)) => Some(*address),
             _ => None,
@@ -165,9 +123,8 @@ impl Lab {
 
         let dir = tempfile::tempdir().expect("temp dir");
         let node_files = pki_files::write_node_files(dir.path(), &pki, &config);
-        let script = dir.path().join("apiserver-stub.py");
-        pki_files::write_file(&script, STUB_SERVER, 0o644);
         let mut servers = BTreeMap::new();
+        let mut stores = Vec::new();
         let control_plane: Vec<String> = config
             .control_plane_nodes()
             .map(|node| node.name.clone())
@@ -178,23 +135,92 @@ impl Lab {
             .chain([(STRANGER, first_control_plane.as_str())])
         {
             let file = |name: &str| node_path(dir.path(), certificate_of, name);
+            // etcd on the host's loopback, as the API server's --etcd-servers expects, serving
+            // with the node's etcd server certificate (which names 127.0.0.1).
+            let store = dir.path().join(format!("etcd-{host}.log"));
+            let mut etcd = network.command(host, binaries.etcd.join("etcd"));
+            etcd.arg(format!("--name={host}"))
+                .arg(format!(
+                    "--data-dir={}",
+                    dir.path().join(format!("etcd-{host}")).display()
+                ))
+                .args([
+                    "--listen-client-urls=https://127.0.0.1:2379",
+                    "--advertise-client-urls=https://127.0.0.1:2379",
+                    "--listen-peer-urls=http://127.0.0.1:2380",
+                    "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+                    "--client-cert-auth=true",
+                ])
+                .arg(format!("--initial-cluster={host}=http://127.0.0.1:2380"))
+                .arg(format!(
+                    "--cert-file={}",
+                    file("/etc/kubernetes/pki/etcd/server.crt").display()
+                ))
+                .arg(format!(
+                    "--key-file={}",
+                    file("/etc/kubernetes/pki/etcd/server.key").display()
+                ))
+                .arg(format!(
+                    "--trusted-ca-file={}",
+                    file("/etc/kubernetes/pki/etcd/ca.crt").display()
+                ));
+            network.spawn(&format!("etcd on {host}"), etcd, &store);
+            stores.push((host.to_owned(), store));
+
+            // kube-apiserver with the node's rendered command line, paths under the scratch
+            // dir; the stranger advertises its own address.
+            let manifest = rendered
+                .nodes
+                .iter()
+                .find(|node| node.node == certificate_of)
+                .and_then(|node| {
+                    node.files
+                        .iter()
+                        .find(|f| f.path == "/etc/kubernetes/manifests/kube-apiserver.yaml")
+                })
+                .unwrap_or_else(|| panic!("{certificate_of} has no kube-apiserver.yaml"));
+            let pod: serde_yaml::Value =
+                serde_yaml::from_str(&manifest.contents).expect("kube-apiserver.yaml parses");
+            let arguments: Vec<String> = pod["spec"]["containers"][0]["command"]
+                .as_sequence()
+                .expect("a command")
+                .iter()
+                .skip(1)
+                .filter_map(|word| word.as_str())
+                .map(|argument| match argument.split_once('=') {
+                    Some(("--advertise-address", _)) if host == STRANGER => {
+                        format!("--advertise-address={STRANGER_ADDRESS}")
+                    }
+                    Some((flag, path)) if path.starts_with('/') => {
+                        format!(
+                            "{flag}={}",
+                            node_path(dir.path(), certificate_of, path).display()
+                        )
+                    }
+                    _ => argument.to_owned(),
+                })
+                .collect();
             let log = dir.path().join(format!("apiserver-{host}.log"));
-            let mut command = network.command(host, &python);
-            command
-                .arg("-u")
-                .arg(&script)
-                .arg("6443")
-                .arg(file("/etc/kubernetes/pki/apiserver.crt"))
-                .arg(file("/etc/kubernetes/pki/apiserver.key"))
-                .arg(file("/etc/kubernetes/pki/ca.crt"));
+            let mut command = network.command(host, binaries.component("kube-apiserver"));
+            // -v=3 logs every request: the test checks that requests reached the servers.
+            command.args(&arguments).arg("--v=3");
             network.spawn(&format!("apiserver on {host}"), command, &log);
             servers.insert(host.to_owned(), log);
         }
+        for (host, log) in &stores {
+            let label = format!("etcd on {host}");
+            network.wait_for_log(
+                &label,
+                log,
+                "ready to serve client requests",
+                Duration::from_secs(30),
+            );
+        }
         for (host, log) in &servers {
             let label = format!("apiserver on {host}");
-            network.wait_for_log(&label, log, "ready", Duration::from_secs(20));
+            network.wait_for_log(&label, log, "Serving securely on", Duration::from_secs(90));
         }
-        Self {
+        let lab = Self {
             network,
             dir,
             config,
@@ -202,7 +228,53 @@ impl Lab {
             node_files,
             servers,
             kubectl,
+        };
+        // Serving is not ready yet: wait until every server answers /readyz to its own node's
+        // admin credentials (the stranger's with cp1's), by address, checking the name every apiserver certificate
+        // holds (`kubernetes`).
+        for host in lab.servers.keys() {
+            let deadline = Instant::now() + Duration::from_secs(90);
+            let of = if host == STRANGER {
+                first_control_plane.as_str()
+            } else {
+                host.as_str()
+            };
+            let admin = node_path(lab.dir.path(), of, "/etc/kubernetes/admin.conf");
+            let address = if host == STRANGER {
+                STRANGER_ADDRESS.to_owned()
+            } else {
+                lab.config
+                    .nodes
+                    .iter()
+                    .find(|n| &n.name == host)
+                    .map(|n| match n.primary_address() {
+                        IpAddr::V4(v4) => v4.to_string(),
+                        IpAddr::V6(v6) => format!("[{v6}]"),
+                    })
+                    .expect("node")
+            };
+            loop {
+                let mut command = lab.network.command(host, &lab.kubectl);
+                command
+                    .env("KUBECACHEDIR", lab.dir.path().join("kube-cache"))
+                    .arg("--kubeconfig")
+                    .arg(&admin)
+                    .arg(format!("--server=https://{address}:6443"))
+                    .arg("--tls-server-name=kubernetes")
+                    .args(["get", "--raw", "/readyz"]);
+                let ready = programs::run(command, KUBECTL_LIMIT);
+                if ready.success() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "kube-apiserver on {host} not ready:\n{ready}\n{}",
+                    lab.server_log(host)
+                );
+                thread::sleep(Duration::from_millis(300));
+            }
         }
+        lab
     }
 
     /// `kubectl --kubeconfig <kubeconfig> [--server <server>] get --raw /healthz`, on `host`.
@@ -364,10 +436,18 @@ fn every_kubeconfig_reaches_its_api_server(suffix: &str, yaml: &str) -> Lab {
     // answered some of them.
     for node in lab.config.control_plane_nodes() {
         let log = lab.server_log(&node.name);
+        let requests: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("/healthz"))
+            .collect();
         assert!(
-            log.contains("\"GET /healthz"),
-            "the API server on {} saw no request:\n{log}",
-            node.name
+            requests
+                .iter()
+                .any(|line| line.contains("verb=\"GET\" URI=\"/healthz")
+                    && line.ends_with("resp=200")),
+            "the API server on {} saw no request:\n{}",
+            node.name,
+            requests.join("\n")
         );
     }
     lab
@@ -467,18 +547,21 @@ fn api_server_and_kubectl_refuse_certificates_of_the_wrong_ca() {
         ("a client certificate of another PKI", &stranger_client),
         ("the front-proxy client certificate", &front_proxy_client),
     ] {
-        let before = lab.server_log("cp1").matches("handshake refused").count();
+        let before = lab
+            .server_log("cp1")
+            .matches("Unable to authenticate the request")
+            .count();
         let refused = lab.healthz(OPERATOR, kubeconfig, None);
         refused.expect_failure();
         assert!(
-            !refused.stdout.contains("ok"),
+            !refused.stdout.contains("ok") && refused.output().contains("Unauthorized"),
             "{what} must not be served:\n{refused}"
         );
-        // The server logs the refusal just after sending its alert: give it a moment.
+        // The server logs the refusal as it answers 401: give it a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
         let refused_by_server = |log: &str| {
-            log.matches("handshake refused").count() > before
-                && log.contains("CERTIFICATE_VERIFY_FAILED")
+            log.matches("Unable to authenticate the request").count() > before
+                && log.contains("certificate signed by unknown authority")
         };
         let mut log = lab.server_log("cp1");
         while !refused_by_server(&log) && Instant::now() < deadline {
