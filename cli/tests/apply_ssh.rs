@@ -10,8 +10,9 @@
 //! containerd and crictl are the only stand-ins). These suites are about the transport, so the
 //! phases after the API server comes up (wait-apiserver, node-ranges, controller-manager,
 //! addons, validate) are left out by name on the command line: `cli/tests/cluster.rs` runs
-//! every phase against the real control plane. The lab's ctr records image imports; the
-//! artifacts are small shell scripts and fake image tarballs.
+//! every phase against the real control plane. The lab's ctr records image imports; among the
+//! artifacts, kubelet and kubectl are the real binaries, containerd, runc, the CNI plugins and
+//! crictl small scripts (none can run here), and the images fake tarballs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -935,11 +936,12 @@ fn targz(files: &[(&str, String)]) -> Vec<u8> {
 
 /// Fills `directory` the way `kbundle artifacts fetch BUNDLE -o DIR --arch <lab arch> --mirror …`
 /// lays it out (`binaries/<arch>/<last part of the url>`, `images/<reference with / and : as
-/// _>.tar`, the record `artifacts-fetched.json`), with small stand-ins: shell scripts for the
-/// binaries, archives of them for containerd, the CNI plugins and crictl, and fake image
-/// tarballs (the lab's ctr only records). Returns every file placed on a control-plane node:
+/// _>.tar`, the record `artifacts-fetched.json`): the real kubelet and kubectl, and small
+/// stand-ins for what cannot run here: shell scripts for runc, archives of them for containerd,
+/// the CNI plugins and crictl, and fake image tarballs (the lab's ctr only records). Returns every file placed on a control-plane node:
 /// (absolute path, contents).
-fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, String)> {
+fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, Vec<u8>)> {
+    let real = kubernetes::Binaries::locate();
     let listed: serde_json::Value = serde_json::from_slice(
         &bundle
             .entry(kbundle_core::bundle::layout::ARTIFACTS_JSON)
@@ -976,13 +978,21 @@ fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, Strin
             _ => Vec::new(),
         };
         let bytes = if members.is_empty() {
-            placed.push((install_path.clone(), script(&name)));
-            script(&name).into_bytes()
+            // The Kubernetes binaries are the real ones (the lab kubelet runs the placed
+            // kubelet); what cannot run here is a script.
+            let contents = match name.as_str() {
+                "kubelet" | "kubectl" => {
+                    std::fs::read(real.component(&name)).expect("the real binary")
+                }
+                _ => script(&name).into_bytes(),
+            };
+            placed.push((install_path.clone(), contents.clone()));
+            contents
         } else {
             for (member, contents) in &members {
                 placed.push((
                     format!("{install_path}/{}", member.trim_start_matches("./")),
-                    contents.clone(),
+                    contents.clone().into_bytes(),
                 ));
             }
             targz(&members)
@@ -1121,7 +1131,7 @@ fn artifacts_are_checked_before_any_connection_placed_imported_and_reapplied_as_
                 .unwrap_or_else(|_| panic!("node{index}: {file} did not land"));
             assert_eq!(
                 kbundle_core::bundle::sha256_hex(&landed),
-                kbundle_core::bundle::sha256_hex(contents.as_bytes()),
+                kbundle_core::bundle::sha256_hex(contents),
                 "node{index}: {file}"
             );
             let mode = std::fs::metadata(&on_node).expect("metadata").mode() & 0o7777;
