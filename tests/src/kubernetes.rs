@@ -113,13 +113,24 @@ pub fn lab_kubelet(kbundle: &Path) -> PathBuf {
 /// runs, `restart` restarts it, `stop`/`disable --now` stop it, as systemd would.
 const SYSTEMCTL_HOOK: &str = r#"#!/bin/sh
 # kbundle test fixture (tests/src/kubernetes.rs): plays systemd for kubelet.service on a lab node.
-case " $* " in *" kubelet "*|*" kubelet.service "*) ;; *) exit 0 ;; esac
+verb= now= kubelet=
+for word in "$@"; do
+  case $word in
+    --now) now=1 ;;
+    -*) ;;
+    kubelet|kubelet.service) kubelet=1 ;;
+    *) [ -n "$verb" ] || verb=$word ;;
+  esac
+done
+[ -n "$kubelet" ] || exit 0
 export KBUNDLE_LAB_K8S_BIN=@K8S@ KBUNDLE_LAB_ETCD_BIN=@ETCD@
 runner=@RUNNER@
-case " $* " in
-  *" stop "*|*" disable "*" --now "*) exec "$runner" stop ;;
-  *" restart "*|*" try-restart "*|*" reload-or-restart "*) exec "$runner" start ;;
-  *" start "*|*" enable "*" --now "*) "$runner" is-running || exec "$runner" start ;;
+case $verb in
+  stop) exec "$runner" stop ;;
+  disable) [ -z "$now" ] || exec "$runner" stop ;;
+  restart|try-restart|reload-or-restart) exec "$runner" start ;;
+  start) "$runner" is-running || exec "$runner" start ;;
+  enable) [ -z "$now" ] || "$runner" is-running || exec "$runner" start ;;
 esac
 exit 0
 "#;
