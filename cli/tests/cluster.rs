@@ -352,7 +352,11 @@ fn running_processes(cluster: &ClusterLab) -> Vec<(String, Option<u32>)> {
 
 #[test]
 fn one_control_plane_and_two_workers_come_up_and_stay_up() {
-    let shape = ClusterShape::new("single", 1, 2);
+    let mut shape = ClusterShape::new("single", 1, 2);
+    shape.node_fields.push((
+        2,
+        "labels: {disk: ssd}, taints: [\"dedicated=infra:NoSchedule\"]".to_owned(),
+    ));
     // node4 is not in the cluster: it joins later.
     let cluster = ClusterLab::new(shape.clone(), 4, &kbundle());
     let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "single");
@@ -382,6 +386,25 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     assert_least_privilege(&cluster, &zip, &admin);
     assert_service_account_token_accepted(&cluster, &zip, &admin);
     assert_kube_proxy_serves_the_kubernetes_service(&cluster, &zip, &admin);
+    // node2's labels and taints from cluster.yaml are on its Node.
+    let node2 = cluster.kubectl(
+        &admin,
+        &[
+            "get",
+            "node",
+            "node2",
+            "-o",
+            "jsonpath={.metadata.labels.disk} {.spec.taints}",
+        ],
+    );
+    let node2 = node2.expect_success();
+    assert!(
+        node2.starts_with("ssd ")
+            && node2.contains(r#""key":"dedicated""#)
+            && node2.contains(r#""value":"infra""#)
+            && node2.contains(r#""effect":"NoSchedule""#),
+        "node2: {node2}"
+    );
 
     // A second apply changes and restarts nothing: same processes, no service restarted.
     let before = running_processes(&cluster);

@@ -246,6 +246,8 @@ pub struct ClusterShape {
     pub external_endpoint: Option<String>,
     /// IPv4 and IPv6 (the lab must be [`Lab::new_dual_stack`]).
     pub dual_stack: bool,
+    /// More fields for some nodes' entries, by lab node index (e.g. `labels: {disk: ssd}`).
+    pub node_fields: Vec<(usize, String)>,
 }
 
 impl ClusterShape {
@@ -257,6 +259,7 @@ impl ClusterShape {
             workers,
             external_endpoint: None,
             dual_stack: false,
+            node_fields: Vec::new(),
         }
     }
 
@@ -292,8 +295,14 @@ impl ClusterShape {
                 (true, Some(v6)) => format!("{},{v6}", lab.node_address(index)),
                 _ => lab.node_address(index).to_string(),
             };
+            let extra: String = self
+                .node_fields
+                .iter()
+                .filter(|(node, _)| *node == index)
+                .map(|(_, fields)| format!(", {fields}"))
+                .collect();
             yaml.push_str(&format!(
-                "    - {{name: {}, address: \"{address}\", roles: {roles}}}\n",
+                "    - {{name: {}, address: \"{address}\", roles: {roles}{extra}}}\n",
                 lab.node_name(index)
             ));
         }
