@@ -524,19 +524,59 @@ fn reaches_nodes_through_a_jump_host() {
 fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
     let lab = Lab::new("preflight", 2);
     install_fixtures(&lab);
-    // node2: no kubelet, and something already listening on the kubelet's port.
-    let broken = lab.ssh(
-        2,
-        SUDO_USER,
-        "sudo rm /usr/local/bin/kubelet && (setsid python3 -m http.server 10250 --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null &) && sleep 0.5",
-    );
-    assert!(broken.success(), "{broken}");
-    let (_, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
-    let (zip, hosts, log) = (
-        path(&zip),
+
+    // The real kubelet v1.37 is newer than a 1.34 bundle's API server: refused everywhere,
+    // before anything is installed.
+    let old = cluster_yaml(&lab, SUDO_USER, 1)
+        .replace("metadata: {name: lab}", "metadata: {name: old}")
+        .replace(
+            &format!(
+                "kubernetesVersion: \"{}\"",
+                kubernetes::KUBERNETES_VERSION.trim_start_matches('v')
+            ),
+            "kubernetesVersion: \"1.34\"",
+        );
+    let (_, old_zip) = write_bundle(&lab, &old, "old.zip");
+    let (old_zip, hosts, log) = (
+        path(&old_zip),
         known_hosts(&lab),
         path(&lab.scratch_dir().join("log")),
     );
+    let output = kbundle(
+        &lab,
+        &apply_args(&old_zip, &hosts, &log),
+        Duration::from_secs(60),
+    );
+    assert_ne!(output.status.code(), Some(0));
+    let all = text(&output);
+    assert!(
+        all.contains("kubelet-version: kubelet v1.37.2 is outside the version skew policy for Kubernetes 1.34")
+            && all.contains("install kubelet 1.34"),
+        "{all}"
+    );
+    assert!(
+        lab.read_node_file(1, "/etc/kubernetes/kubelet.conf")
+            .is_none()
+    );
+
+    // node2: no kubelet, containerd 1.7, no runc, a CNI plugin missing, and something already
+    // listening on the kubelet's port. node1: the kubeadm package's drop-in (a warning only).
+    let broken = lab.ssh(
+        2,
+        SUDO_USER,
+        "sudo rm /usr/local/bin/kubelet /usr/local/sbin/runc /opt/cni/bin/portmap && \
+         printf '#!/bin/sh\\necho containerd github.com/containerd/containerd v1.7.24 88bf19b2\\n' | sudo tee /usr/local/bin/containerd >/dev/null && \
+         (setsid python3 -m http.server 10250 --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null &) && sleep 0.5",
+    );
+    assert!(broken.success(), "{broken}");
+    let kubeadm_drop_in = lab.ssh(
+        1,
+        SUDO_USER,
+        "sudo mkdir -p /etc/systemd/system/kubelet.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/kubelet $KUBELET_KUBEADM_ARGS\\n' | sudo tee /etc/systemd/system/kubelet.service.d/10-kubeadm.conf >/dev/null",
+    );
+    assert!(kubeadm_drop_in.success(), "{kubeadm_drop_in}");
+    let (_, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let zip = path(&zip);
     let output = kbundle(
         &lab,
         &apply_args(&zip, &hosts, &log),
@@ -545,11 +585,16 @@ fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
     assert_ne!(output.status.code(), Some(0));
     let all = text(&output);
     assert!(all.contains("node2  FAILED in preflight"), "{all}");
-    assert!(all.contains("kubelet: kubelet is not installed"), "{all}");
-    assert!(
-        all.contains("port-10250: port 10250 is already in use"),
-        "{all}"
-    );
+    for needle in [
+        "kubelet: kubelet is not installed",
+        "port-10250: port 10250 is already in use",
+        "containerd-version: containerd v1.7.24 is too old: the bundle's config.toml is version 3",
+        "runc: runc is not installed",
+        "cni-plugins: the CNI plugins portmap are missing from /opt/cni/bin",
+        "warning: kubelet-drop-ins: another kubelet drop-in sets ExecStart and may replace kbundle's command line: /etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    ] {
+        assert!(all.contains(needle), "{needle}:\n{all}");
+    }
     assert!(
         lab.read_node_file(2, "/etc/kubernetes/kubelet.conf")
             .is_none(),
@@ -558,11 +603,14 @@ fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
     assert!(
         lab.read_node_file(1, "/etc/kubernetes/kubelet.conf")
             .is_some(),
-        "node1 went on"
+        "node1 went on (a warning is not a failure)"
     );
     // --ignore-preflight lets it through.
     let mut args = apply_args(&zip, &hosts, &log);
-    args.extend(["--ignore-preflight", "kubelet,port-10250"]);
+    args.extend([
+        "--ignore-preflight",
+        "kubelet,port-10250,containerd-version,runc,cni-plugins",
+    ]);
     let output = kbundle(&lab, &args, Duration::from_secs(60));
     assert!(output.status.success(), "{}", text(&output));
 }

@@ -8,8 +8,10 @@
 //!   the lab's `systemctl` stand-in whenever the kubelet is. It runs each static pod with the
 //!   real binary of its image, a hollow kubelet (`kubemark --morph=kubelet`) for the node, and
 //!   the real kubelet once with the installed unit's command line (see its source);
-//! - stand-ins, clearly named, for what cannot run here: `containerd` (exits 0) and `crictl`
-//!   (`rmp` stops the node's pods, as removing every pod sandbox would).
+//! - stand-ins, clearly named, for what cannot run here: `containerd` (answers `--version` as
+//!   2.1.4, otherwise exits 0), `crictl` (`rmp` stops the node's pods, as removing every pod
+//!   sandbox would), and `runc` and the CNI plugins in `/opt/cni/bin` (never called: no
+//!   container runs).
 
 use std::path::{Path, PathBuf};
 
@@ -142,9 +144,16 @@ case " $* " in *" rmp "*) exec @RUNNER@ stop-pods ;; esac
 exit 0
 "#;
 
-/// `containerd` on a lab node: nothing can run it here.
-const CONTAINERD: &str =
-    "#!/bin/sh\n# kbundle test fixture: stands in for containerd, which cannot run here.\nexit 0\n";
+/// `containerd` on a lab node: nothing can run it here. It answers `--version` as containerd
+/// 2.1.4 does (preflight checks it).
+const CONTAINERD: &str = "#!/bin/sh\n# kbundle test fixture: stands in for containerd, which cannot run here.\ncase \"$1\" in --version|-v) echo 'containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376' ;; esac\nexit 0\n";
+
+/// `runc` and the CNI plugins on a lab node: no container runs here, so they are never called;
+/// preflight checks that they are installed.
+const NEVER_CALLED: &str = "#!/bin/sh\n# kbundle test fixture: stands in for a container runtime's helper, never called in the lab.\nexit 1\n";
+
+/// The CNI plugins flannel's configuration uses, as the CNI plugins release installs them.
+pub const CNI_PLUGINS: [&str; 4] = ["bridge", "host-local", "portmap", "loopback"];
 
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -165,11 +174,16 @@ pub fn install_node_runtime(lab: &Lab, binaries: &Binaries, lab_kubelet: &Path) 
         let script = format!(
             "set -e; sudo mkdir -p /usr/local/bin /usr/local/lib/kbundle-test-fixture; \
              printf '%s' {containerd} | sudo tee /usr/local/bin/containerd >/dev/null; \
+             sudo mkdir -p /opt/cni/bin; for helper in /usr/local/sbin/runc {cni}; do printf '%s' {never} | sudo tee \"$helper\" >/dev/null; sudo chmod 755 \"$helper\"; done; \
              printf '%s' {crictl} | sudo tee /usr/local/bin/crictl >/dev/null; \
              printf '%s' {hook} | sudo tee /usr/local/lib/kbundle-test-fixture/systemctl-hook >/dev/null; \
              sudo chmod 755 /usr/local/bin/containerd /usr/local/bin/crictl /usr/local/lib/kbundle-test-fixture/systemctl-hook; \
              sudo ln -sf {kubelet} /usr/local/bin/kubelet; sudo ln -sf {kubectl} /usr/local/bin/kubectl",
             containerd = shell_quote(CONTAINERD),
+            never = shell_quote(NEVER_CALLED),
+            cni = CNI_PLUGINS
+                .map(|plugin| format!("/opt/cni/bin/{plugin}"))
+                .join(" "),
             crictl = shell_quote(&crictl),
             hook = shell_quote(&hook),
             kubelet = shell_quote(&binaries.component("kubelet").display().to_string()),
