@@ -432,7 +432,8 @@ fn expected_leaves(shape: &Shape, node: &NodeShape) -> Vec<Expected> {
             .into_iter()
             .map(|name| San::Dns(name.to_owned()))
             .collect();
-        let ips = node.addresses.iter().chain(&["127.0.0.1", "::1"]);
+        // The primary address only: etcd listens on no other (as kubeadm issues them).
+        let ips = node.addresses[..1].iter().chain(&["127.0.0.1", "::1"]);
         sans.extend(ips.map(|address| San::Ip(ip(address))));
         for file in ["etcd/server", "etcd/peer"] {
             leaves.push(leaf(

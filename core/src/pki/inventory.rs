@@ -1,7 +1,7 @@
 //! The one table of every certificate, key and kubeconfig kbundle issues (kubeadm's certlist
 //! idea): issuing, node file placement, `inspect` output and the docs all read these tables.
 //! Names, subjects, organisations, usages and SANs follow kubeadm for each supported version
-//! (`shared/reference/kubeadm.md` §1–2).
+//! (compared with the real kubeadm's by `tests/tests/kubeadm_parity.rs`).
 
 /// Directory of the PKI on a node.
 pub const PKI_DIR: &str = "/etc/kubernetes/pki";
@@ -111,7 +111,7 @@ pub enum SanRule {
     /// The API server's: kubernetes service names, node name and addresses, service IPs,
     /// endpoint, extra SANs.
     ApiServer,
-    /// An etcd member's: node name, localhost, node addresses, 127.0.0.1, ::1.
+    /// An etcd member's: node name, localhost, the node's primary address, 127.0.0.1, ::1.
     EtcdMember,
 }
 

@@ -546,12 +546,13 @@ fn ip_sans(
             }
             ips
         }
-        SanRule::EtcdMember => {
-            let mut ips = node.addresses.clone();
-            ips.push(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-            ips.push(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
-            ips
-        }
+        // As kubeadm: the address etcd advertises and listens on (the primary one; a dual-stack
+        // node's other address is never etcd's) and loopback of both families.
+        SanRule::EtcdMember => vec![
+            node.primary_address(),
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ],
     }
 }
 
