@@ -130,13 +130,21 @@ fn cluster_role_binding(name: &str, role: &str, subjects: Value) -> Value {
     })
 }
 
+/// A Group subject, written as kubeadm writes it: without `apiGroup`, which the API server sets
+/// to `rbac.authorization.k8s.io` for groups and users.
 fn group(name: &str) -> Value {
-    json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name})
+    json!({"kind": "Group", "name": name})
+}
+
+/// A User subject, as [`group`].
+fn user(name: &str) -> Value {
+    json!({"kind": "User", "name": name})
 }
 
 const BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
 
-/// The RBAC kubeadm creates at `init` (kubeadm.md §4.4).
+/// The RBAC kubeadm creates at `init` (its `bootstrap-token` phase, and `kubeadm:cluster-admins`
+/// once the API server answers).
 fn rbac(config: &ClusterConfig) -> Vec<Value> {
     let mut objects = vec![
         // Without it admin.conf (O=kubeadm:cluster-admins) has no rights.
@@ -182,7 +190,7 @@ fn rbac(config: &ClusterConfig) -> Vec<Value> {
             "kind": "RoleBinding",
             "metadata": {"name": "kubeadm:bootstrap-signer-clusterinfo", "namespace": "kube-public"},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kubeadm:bootstrap-signer-clusterinfo"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:anonymous"}],
+            "subjects": [user("system:anonymous")],
         }),
     ];
     // 1.37 authorises the API server's kubelet client by name instead of by group.
@@ -190,7 +198,7 @@ fn rbac(config: &ClusterConfig) -> Vec<Value> {
         objects.push(cluster_role_binding(
             "kubeadm:apiserver-kubelet-client",
             "system:kubelet-api-admin",
-            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "kube-apiserver-kubelet-client"}]),
+            json!([user("kube-apiserver-kubelet-client")]),
         ));
     }
     objects
@@ -248,7 +256,7 @@ fn bootstrap(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki, issued_at: i
     ]
 }
 
-/// kube-proxy as kubeadm deploys it (kubeadm.md §5.1), pointed at the control-plane endpoint.
+/// kube-proxy as kubeadm deploys it, pointed at the control-plane endpoint.
 fn kube_proxy(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
     let primary_is_v6 = plan.ip_families.first() == Some(&IpFamily::V6);
     let mode = match config.networking.kube_proxy_mode {
@@ -287,6 +295,20 @@ fn kube_proxy(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
             "system:node-proxier",
             json!([{"kind": "ServiceAccount", "name": "kube-proxy", "namespace": "kube-system"}]),
         ),
+        // Bootstrap tokens may read kube-proxy's configuration, as with kubeadm.
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "rules": [{"apiGroups": [""], "resourceNames": ["kube-proxy"], "resources": ["configmaps"], "verbs": ["get"]}],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kube-proxy"},
+            "subjects": [group(BOOTSTRAP_GROUP)],
+        }),
         json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -333,7 +355,7 @@ fn kube_proxy(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
     ]
 }
 
-/// CoreDNS as kubeadm deploys it (kubeadm.md §5.2), its Service at the planned DNS IP.
+/// CoreDNS as kubeadm deploys it, its Service at the planned DNS IP.
 fn coredns(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
     let domain = &config.networking.dns_domain;
     let corefile = format!(
