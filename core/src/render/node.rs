@@ -83,9 +83,11 @@ pub(crate) fn shared_files(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Re
     files
 }
 
-/// kubelet's `KubeletConfiguration`, with the values kubeadm enforces
-/// (`shared/reference/kubeadm.md` §4.3). Field names are the API's; serde writes them in
+/// kubelet's `KubeletConfiguration`, with the values kubeadm enforces (compared with the real
+/// kubeadm's by `tests/tests/kubeadm_parity.rs`). Field names are the API's; serde writes them in
 /// declaration order, which is kept alphabetical after `apiVersion` and `kind` like kubeadm's.
+/// `serverTLSBootstrap` is left at kubelet's default (false), as kubeadm leaves it: the serving
+/// certificate stays self-signed, since nothing would approve the CSRs kubelet would send.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct KubeletConfiguration {
@@ -103,8 +105,6 @@ struct KubeletConfiguration {
     max_pods: u32,
     read_only_port: u16,
     rotate_certificates: bool,
-    #[serde(rename = "serverTLSBootstrap")]
-    server_tls_bootstrap: bool,
     static_pod_path: &'static str,
 }
 
@@ -161,9 +161,6 @@ fn kubelet_config(config: &ClusterConfig, plan: &NetworkPlan) -> RenderedFile {
         max_pods: config.networking.max_pods_per_node,
         read_only_port: 0,
         rotate_certificates: true,
-        // The serving certificate stays self-signed, as with kubeadm: nothing would approve
-        // the CSRs kubelet sends with server TLS bootstrap.
-        server_tls_bootstrap: false,
         static_pod_path: STATIC_POD_PATH,
     };
     RenderedFile::new(

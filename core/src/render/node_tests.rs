@@ -130,7 +130,8 @@ fn kubelet_config_has_what_kubeadm_enforces() {
     assert_eq!(kubelet["healthzPort"], 10248);
     assert_eq!(kubelet["readOnlyPort"], 0);
     assert_eq!(kubelet["rotateCertificates"], true);
-    assert_eq!(kubelet["serverTLSBootstrap"], false);
+    // kubelet's default (false), left out as kubeadm leaves it out.
+    assert!(kubelet.get("serverTLSBootstrap").is_none());
     assert_eq!(kubelet["cgroupDriver"], "systemd");
     assert_eq!(
         kubelet["containerRuntimeEndpoint"],
