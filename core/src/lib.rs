@@ -6,6 +6,7 @@
 //! - [`plan`]: the network plan (service IPs, per-node pod ranges, capacity, `NO_PROXY`).
 //! - [`versions`]: the table of supported Kubernetes releases.
 //! - [`net`]: address arithmetic shared by validation and planning.
+//! - [`parity`]: where kbundle's output differs from kubeadm's on purpose, and why.
 //!
 //! ```
 //! use kbundle_core::config::{example_yaml, ClusterConfig, ExampleKind};
@@ -21,6 +22,7 @@ pub mod artifacts;
 pub mod bundle;
 pub mod config;
 pub mod net;
+pub mod parity;
 pub mod pki;
 pub mod plan;
 pub mod render;

@@ -1,7 +1,8 @@
 //! Static pods for etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kube-vip,
 //! with the flags, probes, volumes and images kubeadm uses for the cluster's Kubernetes version
-//! (`shared/reference/kubeadm.md` §3). Where kbundle differs from kubeadm on purpose, the
-//! difference is listed in [`DELIBERATE_DIFFERENCES`] and checked by the flag-parity test.
+//! (`docs/kubeadm-reference-v1.37.md`, written from the real kubeadm's output). Where kbundle
+//! differs from kubeadm on purpose, the difference is listed in
+//! [`crate::parity::DELIBERATE_DIFFERENCES`], which the kubeadm comparison checks.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -19,36 +20,6 @@ pub const MANIFEST_DIR: &str = "/etc/kubernetes/manifests";
 const PKI: &str = "/etc/kubernetes/pki";
 const API_PORT: u16 = 6443;
 const KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
-
-/// Flags kbundle sets differently from kubeadm, and why. The flag-parity test fails on any
-/// other difference.
-pub const DELIBERATE_DIFFERENCES: &[(&str, &str, &str)] = &[
-    (
-        "etcd",
-        "initial-cluster",
-        "every member is listed from the start: kbundle plans all members up front instead of growing the cluster one `kubeadm join` at a time (kubeadm lists only the members so far)",
-    ),
-    (
-        "etcd",
-        "initial-cluster-state",
-        "`new` on every member, since all members start together from the planned list",
-    ),
-    (
-        "kube-controller-manager",
-        "node-cidr-mask-size",
-        "set from spec.networking.nodeCIDRMaskSize (per family when dual-stack) so that kube-controller-manager gives nodes that join later ranges of the planned size",
-    ),
-    (
-        "kube-controller-manager",
-        "node-cidr-mask-size-ipv4",
-        "as node-cidr-mask-size, for dual-stack",
-    ),
-    (
-        "kube-controller-manager",
-        "node-cidr-mask-size-ipv6",
-        "as node-cidr-mask-size, for dual-stack",
-    ),
-];
 
 /// The flags of one component, sorted as kubeadm sorts them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

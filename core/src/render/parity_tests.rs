@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::control_plane::{
-    DELIBERATE_DIFFERENCES, Flags, apiserver_flags, controller_manager_flags, etcd_flags,
-    scheduler_flags,
+    Flags, apiserver_flags, controller_manager_flags, etcd_flags, scheduler_flags,
 };
 use crate::config::ClusterConfig;
 use crate::versions::RELEASES;
@@ -154,9 +153,11 @@ fn kubeadm_flags(component: &str, _minor: u32) -> BTreeMap<&'static str, &'stati
 }
 
 fn is_deliberate(component: &str, flag: &str) -> bool {
-    DELIBERATE_DIFFERENCES
-        .iter()
-        .any(|(c, f, why)| *c == component && *f == flag && !why.is_empty())
+    crate::parity::deliberate(
+        &format!("/etc/kubernetes/manifests/{component}.yaml"),
+        &format!("--{flag}"),
+    )
+    .is_some()
 }
 
 #[test]
@@ -202,22 +203,4 @@ fn flags_match_kubeadm_except_documented_differences() {
         "undocumented differences from kubeadm:\n{}",
         report.join("\n")
     );
-}
-
-#[test]
-fn every_deliberate_difference_is_explained_and_real() {
-    for (component, flag, why) in DELIBERATE_DIFFERENCES {
-        assert!(why.len() > 20, "{component} --{flag} needs a reason");
-        assert!(
-            [
-                "etcd",
-                "kube-apiserver",
-                "kube-controller-manager",
-                "kube-scheduler"
-            ]
-            .contains(component),
-            "{component} is not a component"
-        );
-        let _ = flag;
-    }
 }
