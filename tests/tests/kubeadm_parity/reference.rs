@@ -1,0 +1,330 @@
+//! The reference of what kubeadm writes (`docs/kubeadm-reference-v1.<minor>.md`), rendered from
+//! this run's kubeadm facts so that it cannot drift from the real kubeadm: everything kubeadm
+//! wrote and would create for the `single` cluster, then for every other cluster what differs
+//! from `single`, then the kubeadm configurations used. Values that name the cluster (its name,
+//! the node, its addresses, the endpoint, the Service IPs, the bootstrap token) are shown as
+//! placeholders, so that the clusters compare by their shape. `render/parity_tests.rs` in core
+//! reads the static pods' flag tables back.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use kbundle_tests::kubernetes::KUBERNETES_VERSION;
+
+use super::Compared;
+use super::facts::Facts;
+
+/// The reference's path in the repository.
+pub(crate) fn path() -> String {
+    let minor: String = KUBERNETES_VERSION
+        .trim_start_matches('v')
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    format!("docs/kubeadm-reference-v{minor}.md")
+}
+
+/// `text` with each value of `placeholders` replaced by its placeholder where it stands alone
+/// (not inside a longer name or address).
+pub(crate) fn substitute(text: &str, placeholders: &[(String, String)]) -> String {
+    let mut text = text.to_owned();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    for (value, placeholder) in placeholders {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        let mut before: Option<char> = None;
+        while let Some(at) = rest.find(value.as_str()) {
+            let previous = rest[..at].chars().last().or(before);
+            let next = rest[at + value.len()..].chars().next();
+            // An IPv6 address followed by `:` is still whole (`[2001:db8::11]:6443` has `]`);
+            // a name followed by `.` is part of a longer name.
+            let whole = !previous.is_some_and(is_word)
+                && !next.is_some_and(|c| is_word(c) || (c == ':' && value.contains(':')));
+            out.push_str(&rest[..at]);
+            out.push_str(if whole { placeholder } else { value });
+            before = value.chars().last();
+            rest = &rest[at + value.len()..];
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text
+}
+
+/// `facts` with the cluster's own values as placeholders; sets (SANs) sorted again.
+pub(crate) fn patterned(facts: &Facts, placeholders: &[(String, String)]) -> Facts {
+    facts
+        .iter()
+        .map(|(subject, fields)| {
+            let fields = fields
+                .iter()
+                .map(|(field, value)| {
+                    let mut value = substitute(value, placeholders);
+                    if field.ends_with("SAN DNS") || field.ends_with("SAN IP") {
+                        let mut items: Vec<&str> = value.split(", ").collect();
+                        items.sort_unstable();
+                        value = items.join(", ");
+                    }
+                    (substitute(field, placeholders), value)
+                })
+                .collect();
+            (substitute(subject, placeholders), fields)
+        })
+        .collect()
+}
+
+/// A table cell: the value as code, `|` escaped.
+fn cell(value: &str) -> String {
+    if value.is_empty() {
+        "–".to_owned()
+    } else {
+        format!("`{}`", value.replace('|', "\\|"))
+    }
+}
+
+/// A Markdown table; multi-line values go into blocks after it.
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut blocks = Vec::new();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(index, value)| {
+                if value.contains('\n') {
+                    let title = format!("{} ({})", row[0], header[index]);
+                    blocks.push((title.clone(), value.clone()));
+                    format!("see {title} below")
+                } else {
+                    cell(value)
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+    for (title, text) in blocks {
+        let _ = writeln!(out, "{title}:\n\n```text\n{}\n```\n", text.trim_end());
+    }
+}
+
+/// The fields of `fields` matching `keep`, as rows.
+fn rows(fields: &BTreeMap<String, String>, keep: impl Fn(&str) -> bool) -> Vec<Vec<String>> {
+    fields
+        .iter()
+        .filter(|(field, _)| keep(field))
+        .map(|(field, value)| vec![field.clone(), value.clone()])
+        .collect()
+}
+
+/// The reference for this run.
+pub(crate) fn render(compared: &[Compared]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# What kubeadm {KUBERNETES_VERSION} writes\n\n\
+         <!-- Generated by tests/tests/kubeadm_parity.rs from the real kubeadm; do not edit. -->\n\n\
+         Written by `tests/tests/kubeadm_parity.rs` from what the real kubeadm {KUBERNETES_VERSION} \
+         wrote and printed for the clusters below (`kubeadm init phase …`; how it runs and what \
+         kbundle does differently: [kubeadm-parity.md](kubeadm-parity.md)). Do not edit it: \
+         `KBUNDLE_UPDATE_KUBEADM_REFERENCE=1 cargo test -p kbundle-tests --test kubeadm_parity` \
+         rewrites it, and the test fails while it differs from what kubeadm wrote.\n\n\
+         Everything is for the cluster's first control-plane node. kubeadm wrote its \
+         certificates into a scratch directory; they are shown at `/etc/kubernetes/pki`. Fields \
+         are named as in the comparison: YAML paths, items of named lists by name \
+         (`containers[etcd]`), one field per command-line flag, certificate properties by name. \
+         Fields kubeadm writes with their zero value (it marshals the whole KubeletConfiguration \
+         and KubeProxyConfiguration) and what the API server sets (`status`, \
+         `creationTimestamp`, `resourceVersion`) are left out.\n"
+    );
+
+    let _ = writeln!(out, "## Clusters\n");
+    let cluster_rows: Vec<Vec<String>> = compared
+        .iter()
+        .map(|run| {
+            let values = run
+                .placeholders
+                .iter()
+                .filter(|(_, placeholder)| !placeholder.contains("<token"))
+                .map(|(value, placeholder)| format!("{placeholder} = {value}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![
+                run.scenario.name.to_owned(),
+                run.scenario.about.to_owned(),
+                values,
+            ]
+        })
+        .collect();
+    let mut clusters = String::new();
+    table(
+        &mut clusters,
+        &["cluster", "what", "placeholders"],
+        &cluster_rows,
+    );
+    // The descriptions are prose, not code.
+    for run in compared {
+        clusters = clusters.replace(&cell(run.scenario.about), run.scenario.about);
+    }
+    out.push_str(&clusters);
+
+    let single = &compared[0];
+    let facts = patterned(&single.kubeadm, &single.placeholders);
+    let name = single.scenario.name;
+
+    let _ = writeln!(out, "## Certificates (`{name}`)\n");
+    let columns = [
+        "subject CN",
+        "subject O",
+        "issuer CN",
+        "key usage",
+        "extended key usage",
+        "SAN DNS",
+        "SAN IP",
+        "validity",
+        "CA",
+        "public key",
+        "signature algorithm",
+    ];
+    let certificate_rows: Vec<Vec<String>> = facts
+        .iter()
+        .filter(|(subject, _)| subject.ends_with(".crt"))
+        .map(|(subject, fields)| {
+            std::iter::once(subject.clone())
+                .chain(
+                    columns
+                        .iter()
+                        .map(|column| fields.get(*column).cloned().unwrap_or_default()),
+                )
+                .collect()
+        })
+        .collect();
+    let mut header = vec!["file"];
+    header.extend(columns);
+    table(&mut out, &header, &certificate_rows);
+
+    let _ = writeln!(out, "## Keys (`{name}`)\n");
+    let key_rows: Vec<Vec<String>> = facts
+        .iter()
+        .filter(|(subject, _)| subject.ends_with(".key") || subject.ends_with(".pub"))
+        .map(|(subject, fields)| {
+            vec![
+                subject.clone(),
+                fields.get("PEM type").cloned().unwrap_or_default(),
+                fields.get("public key").cloned().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&mut out, &["file", "PEM type", "public key"], &key_rows);
+
+    let _ = writeln!(out, "## Kubeconfigs (`{name}`)\n");
+    for (subject, fields) in facts.iter().filter(|(subject, _)| {
+        subject.starts_with("/etc/kubernetes/") && subject.ends_with(".conf")
+    }) {
+        let _ = writeln!(out, "### `{subject}`\n");
+        table(&mut out, &["field", "value"], &rows(fields, |_| true));
+    }
+
+    let _ = writeln!(out, "## Static pods (`{name}`)\n");
+    for (subject, fields) in facts
+        .iter()
+        .filter(|(subject, _)| subject.starts_with("/etc/kubernetes/manifests/"))
+    {
+        let _ = writeln!(out, "### `{subject}`\n");
+        table(
+            &mut out,
+            &["flag", "value"],
+            &rows(fields, |field| field.starts_with("--")),
+        );
+        table(
+            &mut out,
+            &["field", "value"],
+            &rows(fields, |field| !field.starts_with("--")),
+        );
+    }
+
+    let _ = writeln!(out, "## kubelet (`{name}`)\n");
+    for (subject, fields) in facts
+        .iter()
+        .filter(|(subject, _)| subject.starts_with("/var/lib/kubelet/"))
+    {
+        let _ = writeln!(out, "### `{subject}`\n");
+        table(&mut out, &["field", "value"], &rows(fields, |_| true));
+    }
+
+    let _ = writeln!(out, "## Objects (`{name}`)\n");
+    for (subject, fields) in facts
+        .iter()
+        .filter(|(subject, _)| !subject.starts_with('/'))
+    {
+        let phase = single
+            .object_phases
+            .iter()
+            .find(|(concrete, _)| substitute(concrete, &single.placeholders) == *subject)
+            .map(|(_, phase)| phase.as_str())
+            .unwrap_or("?");
+        let _ = writeln!(
+            out,
+            "### `{subject}`\n\nCreated by `kubeadm init phase {phase}`.\n"
+        );
+        table(&mut out, &["field", "value"], &rows(fields, |_| true));
+    }
+
+    let _ = writeln!(out, "## The other clusters: what differs from `{name}`\n");
+    for run in &compared[1..] {
+        let theirs = patterned(&run.kubeadm, &run.placeholders);
+        let _ = writeln!(out, "### `{}`\n", run.scenario.name);
+        let mut differing = Vec::new();
+        let subjects: std::collections::BTreeSet<&String> =
+            facts.keys().chain(theirs.keys()).collect();
+        for subject in subjects {
+            let (ours, here) = (facts.get(subject), theirs.get(subject));
+            if ours.is_none() || here.is_none() {
+                let shown = |side: Option<&BTreeMap<String, String>>| {
+                    if side.is_some() { "written" } else { "absent" }.to_owned()
+                };
+                differing.push(vec![
+                    subject.clone(),
+                    "(file or object)".to_owned(),
+                    shown(ours),
+                    shown(here),
+                ]);
+                continue;
+            }
+            let (ours, here) = (ours.expect("both"), here.expect("both"));
+            let fields: std::collections::BTreeSet<&String> =
+                ours.keys().chain(here.keys()).collect();
+            for field in fields {
+                if ours.get(field) != here.get(field) {
+                    differing.push(vec![
+                        subject.clone(),
+                        field.clone(),
+                        ours.get(field).cloned().unwrap_or_default(),
+                        here.get(field).cloned().unwrap_or_default(),
+                    ]);
+                }
+            }
+        }
+        table(
+            &mut out,
+            &["file or object", "field", name, run.scenario.name],
+            &differing,
+        );
+    }
+
+    let _ = writeln!(out, "## The kubeadm configurations\n");
+    for run in compared {
+        let _ = writeln!(
+            out,
+            "### `{}`\n\n```text\n{}```\n",
+            run.scenario.name,
+            substitute(&run.kubeadm_config, &run.placeholders)
+        );
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
