@@ -1,5 +1,6 @@
 //! The documentation does not lie: every `cluster.yaml` shown in the README and in `docs/`
-//! validates, and every example and fixture is where the docs say it is.
+//! validates, every example and fixture is where the docs say it is, and the tables the docs
+//! copy from the code (certificates, deliberate differences from kubeadm) are complete.
 
 use std::fs;
 
@@ -116,4 +117,33 @@ fn pki_doc_lists_every_entry_of_the_certificate_table() {
             "docs/pki.md has no row for `{file}`"
         );
     }
+}
+
+#[test]
+fn kubeadm_parity_doc_lists_every_deliberate_difference_with_its_reason() {
+    use kbundle_core::parity::DELIBERATE_DIFFERENCES;
+    let doc = fs::read_to_string(repository_root().join("docs/kubeadm-parity.md"))
+        .expect("docs/kubeadm-parity.md");
+    for entry in DELIBERATE_DIFFERENCES {
+        let row = format!(
+            "| `{}` | `{}` | {} |",
+            entry.subject, entry.field, entry.reason
+        );
+        assert!(
+            doc.lines().any(|line| line == row),
+            "docs/kubeadm-parity.md has no row for {} {} with the table's reason; expected:\n{row}",
+            entry.subject,
+            entry.field
+        );
+    }
+    let listed = doc
+        .lines()
+        .skip_while(|line| !line.starts_with("## Deliberate differences"))
+        .filter(|line| line.starts_with("| `"))
+        .count();
+    assert_eq!(
+        listed,
+        DELIBERATE_DIFFERENCES.len(),
+        "docs/kubeadm-parity.md lists differences that are not in kbundle_core::parity"
+    );
 }
