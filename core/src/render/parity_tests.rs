@@ -20,13 +20,6 @@ use crate::versions::RELEASES;
 /// What the real kubeadm wrote, regenerated from its runs.
 const REFERENCE: &str = include_str!("../../../docs/kubeadm-reference-v1.37.md");
 
-const COMPONENTS: [&str; 4] = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-];
-
 /// The reference cluster (`single` in the kubeadm comparison) at `version`.
 fn reference(version: &str) -> ClusterConfig {
     let yaml = format!(
