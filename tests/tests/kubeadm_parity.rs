@@ -374,7 +374,7 @@ const COMPARED_ADDONS: [&str; 4] = [
 fn kbundle_output(
     bundle: &Bundle,
     node: &str,
-) -> (BTreeMap<String, String>, Vec<serde_yaml::Value>) {
+) -> (BTreeMap<String, kubeadm::File>, Vec<serde_yaml::Value>) {
     let root = format!("nodes/{node}/rootfs");
     let mut files = BTreeMap::new();
     let mut objects = Vec::new();
@@ -384,11 +384,20 @@ fn kbundle_output(
             if path == "/etc/systemd/system/kubelet.service.d/10-kbundle.conf" {
                 files.insert(
                     "/var/lib/kubelet/kubeadm-flags.env".to_owned(),
-                    drop_in_flags(&text()),
+                    kubeadm::File {
+                        text: drop_in_flags(&text()),
+                        mode: entry.mode,
+                    },
                 );
             } else if path.starts_with("/etc/kubernetes/") || path == "/var/lib/kubelet/config.yaml"
             {
-                files.insert(path.to_owned(), text());
+                files.insert(
+                    path.to_owned(),
+                    kubeadm::File {
+                        text: text(),
+                        mode: entry.mode,
+                    },
+                );
             }
         } else if COMPARED_ADDONS.contains(&entry.path.as_str()) {
             for document in serde_yaml::Deserializer::from_str(&text()) {

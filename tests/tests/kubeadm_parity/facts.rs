@@ -10,7 +10,8 @@
 //! - YAML (static pods, objects, configuration files): every field by its path, items of lists
 //!   of named things keyed by name (so their order is not compared), command lines as one field
 //!   per flag (`--name`), other lists as one value;
-//! - kubelet's flags: one field per flag.
+//! - kubelet's flags: one field per flag;
+//! - every file: its mode.
 //!
 //! What is left out, the same on both sides: nulls, empty lists and maps, `status`,
 //! `metadata.creationTimestamp` and `metadata.resourceVersion` (set by the API server; kubeadm's
@@ -28,6 +29,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_yaml::{Mapping, Value};
 use x509_parser::objects::{oid_registry, oid2sn};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use super::kubeadm::File;
 
 /// Subject → field → value.
 pub(crate) type Facts = BTreeMap<String, BTreeMap<String, String>>;
@@ -54,14 +57,16 @@ const KUBE_PROXY_ZEROS: Zeros = Zeros {
 
 /// The facts of one side: its files (by node path) and objects. `token_from` is the unix time
 /// the bootstrap token's expiration counts from.
-pub(crate) fn facts(files: &BTreeMap<String, String>, objects: &[Value], token_from: i64) -> Facts {
+pub(crate) fn facts(files: &BTreeMap<String, File>, objects: &[Value], token_from: i64) -> Facts {
     let ca = files
         .get("/etc/kubernetes/pki/ca.crt")
-        .map(|pem| pem.trim().to_owned());
+        .map(|file| file.text.trim().to_owned());
     let ca = ca.as_deref();
     let mut facts = Facts::new();
-    for (path, text) in files {
-        facts.insert(path.clone(), file_facts(path, text, ca));
+    for (path, file) in files {
+        let mut found = file_facts(path, &file.text, ca);
+        found.insert("mode".into(), format!("{:04o}", file.mode));
+        facts.insert(path.clone(), found);
     }
     for object in objects {
         let subject = object_subject(object);

@@ -33,13 +33,21 @@ pub(crate) struct Token {
     pub description: String,
 }
 
+/// One file as written: its text and its Unix mode.
+#[derive(Debug, Clone)]
+pub(crate) struct File {
+    /// Its contents.
+    pub text: String,
+    /// Its permission bits.
+    pub mode: u32,
+}
+
 /// What kubeadm wrote and would create.
 #[derive(Debug)]
 pub(crate) struct KubeadmOutput {
-    /// Files by their path on the node, as text; the scratch `certificatesDir` reads as
-    /// [`NODE_PKI`]. kubelet's flags are one per line under
-    /// `/var/lib/kubelet/kubeadm-flags.env`.
-    pub files: BTreeMap<String, String>,
+    /// Files by their path on the node; the scratch `certificatesDir` reads as [`NODE_PKI`].
+    /// kubelet's flags are one per line under `/var/lib/kubelet/kubeadm-flags.env`.
+    pub files: BTreeMap<String, File>,
     /// The objects the dry-run phases would create, with the phase that creates each.
     pub objects: Vec<(String, serde_yaml::Value)>,
     /// Unix seconds just before the bootstrap token was made (its expiration counts from here).
@@ -245,19 +253,26 @@ pub(crate) fn run(binary: &Path, configuration: &str, scratch: &Path) -> Kubeadm
     assert_host_untouched("after running kubeadm");
 
     let scratch_pki = pki.display().to_string();
-    let text = |path: &Path| {
-        std::fs::read_to_string(path)
+    let file = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt as _;
+        let text = std::fs::read_to_string(path)
             .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-            .replace(&scratch_pki, NODE_PKI)
+            .replace(&scratch_pki, NODE_PKI);
+        let mode = std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o7777;
+        File { text, mode }
     };
     let mut files = BTreeMap::new();
     for path in walk(&pki) {
         let relative = path.strip_prefix(&pki).expect("under pki");
-        files.insert(format!("{NODE_PKI}/{}", relative.display()), text(&path));
+        files.insert(format!("{NODE_PKI}/{}", relative.display()), file(&path));
     }
     for path in walk(&kubeconfigs) {
         let name = path.file_name().expect("file name").to_string_lossy();
-        files.insert(format!("/etc/kubernetes/{name}"), text(&path));
+        files.insert(format!("/etc/kubernetes/{name}"), file(&path));
     }
     for path in walk(&dry_run) {
         let name = path
@@ -274,9 +289,13 @@ pub(crate) fn run(binary: &Path, configuration: &str, scratch: &Path) -> Kubeadm
             | "kube-scheduler.yaml" => format!("/etc/kubernetes/manifests/{name}"),
             "config.yaml" | "instance-config.yaml" => format!("/var/lib/kubelet/{name}"),
             "kubeadm-flags.env" => {
+                let env = file(&path);
                 files.insert(
                     "/var/lib/kubelet/kubeadm-flags.env".into(),
-                    kubeadm_flags(&text(&path)),
+                    File {
+                        text: kubeadm_flags(&env.text),
+                        mode: env.mode,
+                    },
                 );
                 continue;
             }
@@ -285,7 +304,7 @@ pub(crate) fn run(binary: &Path, configuration: &str, scratch: &Path) -> Kubeadm
                 panic!("kubeadm wrote {other} in its dry run, which the comparison does not know")
             }
         };
-        files.insert(node_path, text(&path));
+        files.insert(node_path, file(&path));
     }
     let mut objects = Vec::new();
     for (phase, finished) in &outputs {

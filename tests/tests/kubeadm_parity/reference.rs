@@ -176,6 +176,7 @@ pub(crate) fn render(compared: &[Compared]) -> String {
 
     let _ = writeln!(out, "## Certificates (`{name}`)\n");
     let columns = [
+        "mode",
         "subject CN",
         "subject O",
         "issuer CN",
@@ -212,12 +213,17 @@ pub(crate) fn render(compared: &[Compared]) -> String {
         .map(|(subject, fields)| {
             vec![
                 subject.clone(),
+                fields.get("mode").cloned().unwrap_or_default(),
                 fields.get("PEM type").cloned().unwrap_or_default(),
                 fields.get("public key").cloned().unwrap_or_default(),
             ]
         })
         .collect();
-    table(&mut out, &["file", "PEM type", "public key"], &key_rows);
+    table(
+        &mut out,
+        &["file", "mode", "PEM type", "public key"],
+        &key_rows,
+    );
 
     let _ = writeln!(out, "## Kubeconfigs (`{name}`)\n");
     for (subject, fields) in facts.iter().filter(|(subject, _)| {
