@@ -150,7 +150,7 @@ fn object_facts(object: &Value, ca: Option<&str>, token_from: i64) -> BTreeMap<S
     let mut out = BTreeMap::new();
     // ConfigMap data holding configuration files and Secret data are compared by what they
     // say, not as opaque text.
-    if let Some(Value::Mapping(data)) = object.get_mut("data").cloned().as_ref() {
+    if let Some(Value::Mapping(data)) = object.get("data").cloned() {
         let mut plain = Mapping::new();
         for (key, value) in data {
             let key_text = key.as_str().unwrap_or_default();
@@ -168,35 +168,20 @@ fn object_facts(object: &Value, ca: Option<&str>, token_from: i64) -> BTreeMap<S
                 out.insert(prefix, decoded);
                 continue;
             }
+            // A configuration file or kubeconfig, by its kind; anything else stays text.
             let parsed: Option<Value> = serde_yaml::from_str(text).ok();
-            match parsed.as_ref().and_then(|v| v["kind"].as_str()) {
-                Some("Config") => flatten(
-                    &kubeconfig(parsed.as_ref().expect("parsed"), ca),
-                    &prefix,
-                    KEEP_ZEROS,
-                    &mut out,
-                ),
-                Some("KubeletConfiguration") => flatten(
-                    parsed.as_ref().expect("parsed"),
-                    &prefix,
-                    KUBELET_ZEROS,
-                    &mut out,
-                ),
-                Some("KubeProxyConfiguration") => flatten(
-                    parsed.as_ref().expect("parsed"),
-                    &prefix,
-                    KUBE_PROXY_ZEROS,
-                    &mut out,
-                ),
-                Some(_) => flatten(
-                    parsed.as_ref().expect("parsed"),
-                    &prefix,
-                    KEEP_ZEROS,
-                    &mut out,
-                ),
-                None => {
-                    plain.insert(key.clone(), value.clone());
-                }
+            let Some((parsed, kind)) = parsed
+                .as_ref()
+                .and_then(|parsed| Some((parsed, parsed["kind"].as_str()?)))
+            else {
+                plain.insert(key, value);
+                continue;
+            };
+            match kind {
+                "Config" => flatten(&kubeconfig(parsed, ca), &prefix, KEEP_ZEROS, &mut out),
+                "KubeletConfiguration" => flatten(parsed, &prefix, KUBELET_ZEROS, &mut out),
+                "KubeProxyConfiguration" => flatten(parsed, &prefix, KUBE_PROXY_ZEROS, &mut out),
+                _ => flatten(parsed, &prefix, KEEP_ZEROS, &mut out),
             }
         }
         if let Value::Mapping(map) = &mut object {

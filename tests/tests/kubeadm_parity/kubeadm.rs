@@ -1,6 +1,6 @@
 //! The kubeadm side of the comparison: the kubeadm configuration (v1beta4) equivalent to a
-//! kbundle cluster, and the real kubeadm run on it, phase by phase, without root and without
-//! touching the machine.
+//! kbundle cluster, and the real kubeadm run on it, phase by phase, without a container runtime
+//! and without touching the machine.
 //!
 //! Safety: every phase that would change the machine runs with `--dry-run` and
 //! `KUBEADM_INIT_DRYRUN_DIR` in the scratch directory (without that variable kubeadm's dry run
