@@ -59,6 +59,15 @@ impl Binaries {
                 std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/kbundle"))
             })
             .unwrap_or_else(|| PathBuf::from("/root/.cache/kbundle"));
+        // Lab nodes mount their own /tmp and /run: binaries there would be invisible to them.
+        for hidden in ["/tmp", "/run"] {
+            assert!(
+                !cache.starts_with(hidden),
+                "KBUNDLE_CACHE={} lies under {hidden}, which every lab node hides behind its own \
+                 mount: choose a folder elsewhere (the default is ~/.cache/kbundle)",
+                cache.display()
+            );
+        }
         let binaries = Self {
             kubernetes: cache
                 .join("kubernetes")
