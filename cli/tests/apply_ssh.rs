@@ -605,6 +605,10 @@ fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
             .is_some(),
         "node1 went on (a warning is not a failure)"
     );
+    // kbundle's drop-in (99-kbundle.conf) outranks the kubeadm package's: the real kubelet ran
+    // with kbundle's command line and accepted it.
+    let verdict = kubernetes::real_kubelet_verdict(&lab, 1, Duration::from_secs(60));
+    assert!(verdict.starts_with("passed"), "node1's kubelet: {verdict}");
     // --ignore-preflight lets it through.
     let mut args = apply_args(&zip, &hosts, &log);
     args.extend([

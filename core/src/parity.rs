@@ -86,7 +86,7 @@ pub const DELIBERATE_DIFFERENCES: &[Difference] = &[
     difference(
         "/var/lib/kubelet/kubeadm-flags.env",
         "--config",
-        "kubeadm's package sets it in its own drop-in (10-kubeadm.conf), not in kubeadm-flags.env; kbundle's one drop-in, 10-kbundle.conf, carries every kubelet flag",
+        "kubeadm's package sets it in its own drop-in (10-kubeadm.conf), not in kubeadm-flags.env; kbundle's one drop-in, 99-kbundle.conf, carries every kubelet flag",
     ),
     difference(
         "/var/lib/kubelet/kubeadm-flags.env",

@@ -202,7 +202,7 @@ fn a_tampered_bundle_is_refused_before_anything_is_installed() {
     std::fs::remove_dir_all(&work).expect("clean up");
 }
 
-const DROP_IN: &str = "etc/systemd/system/kubelet.service.d/10-kbundle.conf";
+const DROP_IN: &str = "etc/systemd/system/kubelet.service.d/99-kbundle.conf";
 
 #[test]
 fn join_places_the_join_files_and_a_drop_in_naming_the_node_and_starts_its_services() {
@@ -461,5 +461,62 @@ fn a_held_static_pod_waits_for_a_run_without_the_hold() {
         "only the held manifest is left to place: {log}"
     );
     assert!(manifest.exists());
+    std::fs::remove_dir_all(&work).expect("clean up");
+}
+
+#[test]
+fn etcd_data_is_private_an_older_drop_in_is_retired_and_ipvs_modules_load() {
+    require_root();
+    let work = scratch("node-requirements");
+    let (unpacked, root) = (work.join("bundle"), work.join("root"));
+    let yaml =
+        example_yaml(ExampleKind::Basic).replace("kubeProxyMode: iptables", "kubeProxyMode: ipvs");
+    assert!(yaml.contains("kubeProxyMode: ipvs"), "{yaml}");
+    unpack(&bundle_of(&yaml, 6), &unpacked);
+    // What an older bundle left: its kubelet drop-in under the name a packaged 10-kubeadm.conf
+    // outranks.
+    let legacy = root.join("etc/systemd/system/kubelet.service.d/10-kbundle.conf");
+    std::fs::create_dir_all(legacy.parent().expect("parent")).expect("folder");
+    std::fs::write(&legacy, "[Service]\nExecStart=\nExecStart=kubelet --old\n").expect("write");
+
+    let (ok, log) = install(&unpacked, "cp1", &root);
+    assert!(ok, "{log}");
+    let etcd = std::fs::metadata(root.join("var/lib/etcd")).expect("/var/lib/etcd");
+    assert_eq!(
+        etcd.mode() & 0o777,
+        0o700,
+        "etcd's data folder is root's only"
+    );
+    assert!(!legacy.exists(), "the older drop-in is gone: {log}");
+    assert!(
+        root.join("var/lib/kbundle/backup")
+            .read_dir()
+            .expect("a backup")
+            .flatten()
+            .any(|run| run
+                .path()
+                .join("etc/systemd/system/kubelet.service.d/10-kbundle.conf")
+                .exists()),
+        "and kept in the backup"
+    );
+    assert!(root.join(DROP_IN).exists());
+    for module in [
+        "overlay",
+        "br_netfilter",
+        "ip_vs",
+        "ip_vs_rr",
+        "ip_vs_wrr",
+        "ip_vs_sh",
+        "nf_conntrack",
+    ] {
+        assert!(
+            log.contains(&format!("would run: modprobe {module}\n")),
+            "{module}: {log}"
+        );
+    }
+    // A worker runs no etcd: no data folder there.
+    let (ok, log) = install(&unpacked, "worker1", &work.join("worker-root"));
+    assert!(ok, "{log}");
+    assert!(!work.join("worker-root/var/lib/etcd").exists());
     std::fs::remove_dir_all(&work).expect("clean up");
 }

@@ -381,7 +381,7 @@ fn kbundle_output(
     for entry in &bundle.entries {
         let text = || String::from_utf8(entry.contents.clone()).expect("text file");
         if let Some(path) = entry.path.strip_prefix(&root) {
-            if path == "/etc/systemd/system/kubelet.service.d/10-kbundle.conf" {
+            if path == "/etc/systemd/system/kubelet.service.d/99-kbundle.conf" {
                 files.insert(
                     "/var/lib/kubelet/kubeadm-flags.env".to_owned(),
                     kubeadm::File {

@@ -100,6 +100,15 @@ node={node}
     );
     out.push_str(STATE);
     out.push_str(PREPARE);
+    if files
+        .iter()
+        .any(|file| file.path == "/etc/kubernetes/manifests/etcd.yaml")
+    {
+        // etcd's data is the cluster's every secret: only root may read it, as kubeadm leaves it.
+        out.push_str(
+            "(umask 077 && mkdir -p \"$root/var/lib/etcd\")\nchmod 700 \"$root/var/lib/etcd\"\n",
+        );
+    }
     out.push_str(&placements(files));
     out.push_str(SERVICES);
     out
@@ -429,6 +438,21 @@ place() {
   esac
 }
 
+# retire PATH EFFECT: removes a file an older bundle placed and this one does not (kept in the
+# backup like any replaced file).
+retire() {
+  target="$root/$1"
+  [ -f "$target" ] || return 0
+  kept="$root/var/lib/kbundle/backup/$run_started/$1"
+  (umask 077 && mkdir -p "$(dirname "$kept")")
+  mv -f "$target" "$kept"
+  say "removed /$1 (an older bundle's; kept in the backup)"
+  changed=$((changed + 1))
+  case "$2" in
+    kubelet) restart_kubelet=1 ;;
+  esac
+}
+
 # run COMMAND...: runs it, or only prints it when installing into KBUNDLE_ROOT.
 run() {
   if [ -n "$root" ]; then
@@ -444,13 +468,19 @@ umask 077
 (umask 022 && mkdir -p "$root/etc/kubernetes/pki" "$root/etc/kubernetes/manifests")
 chmod 700 "$root/etc/kubernetes/manifests"
 
+# Older bundles named the kubelet drop-in 10-kbundle.conf, which the kubeadm package's
+# 10-kubeadm.conf outranks (drop-ins apply in lexical order); it is now 99-kbundle.conf.
+retire 'etc/systemd/system/kubelet.service.d/10-kbundle.conf' kubelet
+
 "#;
 
 /// The services and kernel settings whose files changed, then what was done.
 const SERVICES: &str = r#"
 if [ "$load_modules" -eq 1 ]; then
-  run modprobe overlay
-  run modprobe br_netfilter
+  # Every module the modules-load.d file names, now as at boot (IPVS's with kubeProxyMode ipvs).
+  grep -v '^#' "$rootfs/etc/modules-load.d/kubernetes.conf" | while read -r module; do
+    [ -z "$module" ] || run modprobe "$module"
+  done
 fi
 if [ "$reload_sysctl" -eq 1 ]; then
   run sysctl --system
@@ -520,7 +550,7 @@ mod tests {
             0o600,
         )];
         let drop_in = RenderedFile::new(
-            "/etc/systemd/system/kubelet.service.d/10-kbundle.conf",
+            "/etc/systemd/system/kubelet.service.d/99-kbundle.conf",
             format!(
                 "[Service]\nExecStart=kubelet \\\n    --node-ip={JOIN_NODE_IP} \\\n    --hostname-override={JOIN_NODE_NAME} $HOME `x`\n"
             ),
@@ -555,7 +585,7 @@ mod tests {
             "{join}"
         );
         assert!(join.contains(
-            "place 'etc/systemd/system/kubelet.service.d/10-kbundle.conf' 644 kubelet \"$generated/kubelet-drop-in.conf\"\n"
+            "place 'etc/systemd/system/kubelet.service.d/99-kbundle.conf' 644 kubelet \"$generated/kubelet-drop-in.conf\"\n"
         ));
         // Dual-stack in the cluster's family order, whatever order the user gives.
         assert!(join.contains("node_ip=$ipv6,$ipv4\n"));

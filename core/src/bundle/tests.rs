@@ -382,7 +382,7 @@ fn join_holds_what_a_worker_shares_and_a_bootstrap_kubeconfig_with_the_token() {
             !matches!(
                 *path,
                 "/etc/kubernetes/kubelet.conf"
-                    | "/etc/systemd/system/kubelet.service.d/10-kbundle.conf"
+                    | "/etc/systemd/system/kubelet.service.d/99-kbundle.conf"
             )
         })
         .collect();

@@ -76,8 +76,7 @@ pub fn nodes(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
             for (key, value) in &node.labels {
                 labels.insert(key.clone(), value.clone().into());
             }
-            let mut taints: Vec<Value> = node
-                .taints
+            let taints: Vec<Value> = super::node::node_taints(node)
                 .iter()
                 .map(|taint| {
                     let mut value = json!({"key": taint.key, "effect": effect_name(taint.effect)});
@@ -93,11 +92,15 @@ pub fn nodes(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
                     "node.kubernetes.io/exclude-from-external-load-balancers".into(),
                     "".into(),
                 );
-                if !node.roles.worker {
-                    taints.push(json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}));
-                }
             }
-            let cidrs: Vec<String> = node_plan.pod_cidrs.iter().map(|c| crate::net::canonical(*c)).collect();
+            if node.roles.etcd && !node.roles.control_plane && !node.roles.worker {
+                labels.insert(super::node::ETCD_TAINT.into(), "".into());
+            }
+            let cidrs: Vec<String> = node_plan
+                .pod_cidrs
+                .iter()
+                .map(|c| crate::net::canonical(*c))
+                .collect();
             let mut spec = json!({"podCIDR": cidrs[0], "podCIDRs": cidrs});
             if !taints.is_empty() {
                 spec["taints"] = taints.into();

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::RenderedFile;
-use crate::config::{CgroupDriver, ClusterConfig, Node, Proxy, Taint, TaintEffect};
+use crate::config::{CgroupDriver, ClusterConfig, KubeProxyMode, Node, Proxy, Taint, TaintEffect};
 use crate::net::IpFamily;
 use crate::pki::inventory::{BOOTSTRAP_KUBECONFIG, CaKind, KUBECONFIG_DIR, PKI_DIR, ca_spec};
 use crate::plan::NetworkPlan;
@@ -27,7 +27,10 @@ const MODE_SECRET: u32 = 0o600;
 
 const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
-const KUBELET_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/10-kbundle.conf";
+/// Named to sort after every numbered drop-in (systemd applies them in lexical order, the last
+/// `ExecStart` winning), so that a packaged `10-kubeadm.conf` cannot replace kbundle's command
+/// line.
+const KUBELET_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/99-kbundle.conf";
 const KUBELET_PROXY_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/http-proxy.conf";
 const CONTAINERD_UNIT: &str = "/etc/systemd/system/containerd.service";
 const CONTAINERD_PROXY_DROP_IN: &str = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
@@ -72,7 +75,7 @@ pub(crate) fn shared_files(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Re
         kubelet_unit(),
         containerd_config(config),
         containerd_unit(),
-        modules_load(),
+        modules_load(config),
         sysctl(config),
     ];
     files.extend(registry_hosts(config));
@@ -240,9 +243,9 @@ WantedBy=multi-user.target
 /// Everything that can live in the configuration file does; what
 /// remains is per node: its addresses, name, labels and taints.
 ///
-/// Drop-ins apply in file-name order across every unit directory, so a packaged
-/// `10-kubeadm.conf` (from the kubeadm package) would run after this one and replace its
-/// `ExecStart`: nodes must not carry that package's drop-in.
+/// Drop-ins apply in file-name order across every unit directory: this one sorts last, so a
+/// packaged `10-kubeadm.conf` (from the kubeadm package) cannot replace its `ExecStart`
+/// (preflight still warns about such a drop-in).
 fn kubelet_drop_in(node: &Node) -> RenderedFile {
     let addresses = node
         .addresses
@@ -319,19 +322,40 @@ pub(crate) fn kubelet_may_set_label(key: &str) -> bool {
     })
 }
 
-/// The node's taints in config order, then kubeadm's control-plane taint for control-plane nodes
-/// that do not also take workloads (unless the config already lists it). Registering them with
-/// the node means no pod is ever scheduled in the moment before a taint would be added.
-fn registered_taints(node: &Node) -> Vec<String> {
-    let mut taints: Vec<String> = node.taints.iter().map(taint_text).collect();
-    let lists_control_plane_taint = node
-        .taints
-        .iter()
-        .any(|taint| taint.key == CONTROL_PLANE_TAINT && taint.effect == TaintEffect::NoSchedule);
-    if node.roles.control_plane && !node.roles.worker && !lists_control_plane_taint {
-        taints.push(format!("{CONTROL_PLANE_TAINT}:NoSchedule"));
+/// The taint that keeps workloads off nodes whose only role is etcd.
+pub(crate) const ETCD_TAINT: &str = "node-role.kubernetes.io/etcd";
+
+/// Every taint a node carries: its taints in config order, then kubeadm's control-plane taint
+/// for control-plane nodes that do not also take workloads, and [`ETCD_TAINT`] for nodes that
+/// only run etcd (each unless the config already lists it). The kubelet registers with them
+/// and the Node objects carry them.
+pub(crate) fn node_taints(node: &Node) -> Vec<Taint> {
+    let mut taints = node.taints.clone();
+    let mut add = |key: &str| {
+        let listed = taints
+            .iter()
+            .any(|taint| taint.key == key && taint.effect == TaintEffect::NoSchedule);
+        if !listed {
+            taints.push(Taint {
+                key: key.to_owned(),
+                value: None,
+                effect: TaintEffect::NoSchedule,
+            });
+        }
+    };
+    if node.roles.control_plane && !node.roles.worker {
+        add(CONTROL_PLANE_TAINT);
+    }
+    if node.roles.etcd && !node.roles.control_plane && !node.roles.worker {
+        add(ETCD_TAINT);
     }
     taints
+}
+
+/// [`node_taints`] as the kubelet registers them: no pod is ever scheduled in the moment
+/// before a taint would be added.
+fn registered_taints(node: &Node) -> Vec<String> {
+    node_taints(node).iter().map(taint_text).collect()
 }
 
 /// `key[=value]:Effect`, as `--register-with-taints` and `kubectl taint` take it.
@@ -467,14 +491,16 @@ fn registry_hosts(config: &ClusterConfig) -> Vec<RenderedFile> {
 }
 
 /// Modules loaded at boot: overlay for containerd's snapshotter, br_netfilter so that bridged pod
-/// traffic passes through iptables (kube-proxy's rules). The apply step also loads them at once:
-/// the `net.bridge` sysctls below only exist once br_netfilter is loaded.
-fn modules_load() -> RenderedFile {
-    RenderedFile::new(
-        MODULES_LOAD,
-        format!("{HEADER}overlay\nbr_netfilter\n"),
-        MODE_PUBLIC,
-    )
+/// traffic passes through iptables (kube-proxy's rules), and IPVS's with `kubeProxyMode: ipvs`.
+/// The install script also loads them at once: the `net.bridge` sysctls below only exist once
+/// br_netfilter is loaded.
+fn modules_load(config: &ClusterConfig) -> RenderedFile {
+    let mut contents = format!("{HEADER}overlay\nbr_netfilter\n");
+    if config.networking.kube_proxy_mode == KubeProxyMode::Ipvs {
+        // kube-proxy's IPVS mode needs IPVS and its schedulers, and conntrack.
+        contents.push_str("ip_vs\nip_vs_rr\nip_vs_wrr\nip_vs_sh\nnf_conntrack\n");
+    }
+    RenderedFile::new(MODULES_LOAD, contents, MODE_PUBLIC)
 }
 
 /// Forwarding and bridge filtering, which pod networking and kube-proxy need; IPv6 forwarding

@@ -205,6 +205,38 @@ fn node_taints_come_first_and_the_control_plane_taint_is_not_doubled() {
 }
 
 #[test]
+fn nodes_that_only_run_etcd_keep_workloads_off() {
+    let yaml = "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  controlPlaneEndpoint: 192.0.2.100\n  nodes:\n    - {name: cp1, address: 192.0.2.11, roles: [control-plane]}\n    - {name: cp2, address: 192.0.2.12, roles: [control-plane]}\n    - {name: e1, address: 192.0.2.21, roles: [etcd]}\n    - {name: e2, address: 192.0.2.22, roles: [etcd]}\n    - {name: e3, address: 192.0.2.23, roles: [etcd, worker]}\n    - {name: w1, address: 192.0.2.31, roles: [worker]}\n";
+    assert_eq!(
+        kubelet_flag(&render_node(yaml, "e1"), "register-with-taints").as_deref(),
+        Some("node-role.kubernetes.io/etcd:NoSchedule")
+    );
+    assert_eq!(
+        kubelet_flag(&render_node(yaml, "e3"), "register-with-taints"),
+        None,
+        "an etcd member that also takes workloads is not tainted"
+    );
+    // The Node objects carry the taint and the role label (which a kubelet may not set).
+    let config = config(yaml);
+    let plan = crate::plan::NetworkPlan::new(&config);
+    let nodes = super::super::addons::nodes(&config, &plan);
+    let e1 = nodes
+        .iter()
+        .find(|node| node["metadata"]["name"] == "e1")
+        .expect("e1");
+    assert_eq!(
+        e1["spec"]["taints"],
+        serde_json::json!([{"key": "node-role.kubernetes.io/etcd", "effect": "NoSchedule"}])
+    );
+    assert_eq!(e1["metadata"]["labels"]["node-role.kubernetes.io/etcd"], "");
+    let w1 = nodes
+        .iter()
+        .find(|node| node["metadata"]["name"] == "w1")
+        .expect("w1");
+    assert!(w1["spec"]["taints"].is_null());
+}
+
+#[test]
 fn node_ip_lists_the_primary_family_first() {
     // cp2 is written "IPv6,IPv4" in the fixture; the cluster's primary family is IPv4.
     let files = render_node(DUAL_STACK, "cp2");

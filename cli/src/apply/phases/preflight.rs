@@ -84,7 +84,7 @@ fi
     // replace kbundle's command line: systemd applies drop-ins in lexical order.
     script.push_str(
         r#"foreign=; for dropin in /etc/systemd/system/kubelet.service.d/*.conf /usr/lib/systemd/system/kubelet.service.d/*.conf /lib/systemd/system/kubelet.service.d/*.conf; do
-  case $dropin in */10-kbundle.conf|*'*'*) continue ;; esac
+  case $dropin in */99-kbundle.conf|*/10-kbundle.conf|*'*'*) continue ;; esac
   [ -f "$dropin" ] && grep -q '^ExecStart=.' "$dropin" && foreign="$foreign $dropin"
 done
 warn kubelet-drop-ins '[ -z "$foreign" ]' "none but kbundle's" "another kubelet drop-in sets ExecStart and may replace kbundle's command line:$foreign (remove it; the kubeadm package installs 10-kubeadm.conf)"
