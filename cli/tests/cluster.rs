@@ -100,6 +100,12 @@ fn assert_addons_as_rendered(cluster: &ClusterLab, zip: &Path, admin: &Path) {
             "{addon}: {} objects rendered, these exist:\n{listed}",
             rendered
         );
+        if addon == "addons/00-nodes.yaml" {
+            // Nodes are shared with the kubelet, the node lifecycle controller and
+            // administrators: what the bundle declares must be there, beside what others add.
+            assert_nodes_hold_what_the_bundle_declares(cluster, admin, &file);
+            continue;
+        }
         let diff = cluster.kubectl(
             admin,
             &["diff", "--server-side", "--force-conflicts", "-f", &file],
@@ -108,6 +114,59 @@ fn assert_addons_as_rendered(cluster: &ClusterLab, zip: &Path, admin: &Path) {
             diff.success(),
             "{addon} differs from what the API server holds:\n{diff}"
         );
+    }
+}
+
+/// Every Node of `file` (00-nodes.yaml) has the labels, pod ranges and taints it declares.
+fn assert_nodes_hold_what_the_bundle_declares(cluster: &ClusterLab, admin: &Path, file: &str) {
+    let declared = cluster.kubectl(
+        admin,
+        &["create", "--dry-run=client", "-o", "json", "-f", file],
+    );
+    // One JSON object per document, one after the other.
+    let declared: Vec<serde_json::Value> =
+        serde_json::Deserializer::from_str(declared.expect_success())
+            .into_iter::<serde_json::Value>()
+            .collect::<Result<_, _>>()
+            .expect("json");
+    let live = cluster.kubectl(admin, &["get", "-f", file, "-o", "json"]);
+    let live: serde_json::Value = serde_json::from_str(live.expect_success()).expect("json");
+    let items = |list: &serde_json::Value| -> Vec<serde_json::Value> {
+        match list["items"].as_array() {
+            Some(items) => items.clone(),
+            None => vec![list.clone()],
+        }
+    };
+    let live = items(&live);
+    assert!(!declared.is_empty(), "{file} declares Nodes");
+    for node in declared {
+        let name = node["metadata"]["name"].as_str().expect("a name");
+        let actual = live
+            .iter()
+            .find(|n| n["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("Node {name} does not exist"));
+        for (key, value) in node["metadata"]["labels"].as_object().into_iter().flatten() {
+            assert_eq!(
+                &actual["metadata"]["labels"][key], value,
+                "{name}: label {key}"
+            );
+        }
+        assert_eq!(
+            actual["spec"]["podCIDRs"], node["spec"]["podCIDRs"],
+            "{name}: pod ranges"
+        );
+        let live_taints = actual["spec"]["taints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for taint in node["spec"]["taints"].as_array().into_iter().flatten() {
+            assert!(
+                live_taints.iter().any(|t| t["key"] == taint["key"]
+                    && t["effect"] == taint["effect"]
+                    && t["value"] == taint["value"]),
+                "{name}: taint {taint} is missing from {live_taints:?}"
+            );
+        }
     }
 }
 
@@ -406,6 +465,14 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
         "node2: {node2}"
     );
 
+    // An administrator's taint (and the node lifecycle controller's would be the same) must
+    // survive a re-apply: a Node's taints are one atomic list.
+    let tainted = cluster.kubectl(
+        &admin,
+        &["taint", "node", "node3", "maintenance=true:NoSchedule"],
+    );
+    tainted.expect_success();
+
     // A second apply changes and restarts nothing: same processes, no service restarted.
     let before = running_processes(&cluster);
     let calls_before: Vec<usize> = shape
@@ -423,6 +490,27 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
         "{again}"
     );
     assert_eq!(running_processes(&cluster), before, "nothing restarted");
+    let taints = cluster.kubectl(
+        &admin,
+        &[
+            "get",
+            "nodes",
+            "node2",
+            "node3",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.spec.taints}{\"\\n\"}{end}",
+        ],
+    );
+    let taints = taints.expect_success();
+    assert!(
+        taints
+            .lines()
+            .any(|l| l.starts_with("node3 ") && l.contains(r#""key":"maintenance""#))
+            && taints
+                .lines()
+                .any(|l| l.starts_with("node2 ") && l.contains(r#""key":"dedicated""#)),
+        "the administrator's taint and the declared one survive a re-apply: {taints}"
+    );
     for index in shape.nodes() {
         let calls = cluster.lab.service_calls(index);
         let new = &calls[calls_before[index - 1]..];
