@@ -26,12 +26,16 @@ fn apply(context: &Context, node: &NodeTarget, addon: &str) -> Result<(), String
         .map_err(|reason| format!("{addon}: {reason}"))
 }
 
-/// The bundle's Node objects (as `addons/00-nodes.yaml` holds them, derived again from its
-/// cluster.yaml by the same renderer): each without its taints, and the taints as
-/// `node key[=value]:Effect` pairs.
-fn node_objects(
-    context: &Context,
-) -> Result<(Vec<serde_json::Value>, Vec<(String, String)>), String> {
+/// The bundle's Node objects, each without its taints, and the taints apart.
+struct NodeObjects {
+    objects: Vec<serde_json::Value>,
+    /// `(node, key[=value]:Effect)`, as `kubectl taint` takes them.
+    taints: Vec<(String, String)>,
+}
+
+/// The Node objects as `addons/00-nodes.yaml` holds them, derived again from the bundle's
+/// cluster.yaml by the same renderer.
+fn node_objects(context: &Context) -> Result<NodeObjects, String> {
     let text = context
         .bundle
         .entry(kbundle_core::bundle::layout::CLUSTER_YAML)
@@ -67,7 +71,7 @@ fn node_objects(
             node
         })
         .collect();
-    Ok((objects, taints))
+    Ok(NodeObjects { objects, taints })
 }
 
 impl Phase for NodeRanges {
@@ -84,7 +88,7 @@ impl Phase for NodeRanges {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
-        let (objects, taints) = node_objects(context)?;
+        let NodeObjects { objects, taints } = node_objects(context)?;
         let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
         let kubectl = "kubectl --kubeconfig /etc/kubernetes/super-admin.conf";
         let mut command = format!(
