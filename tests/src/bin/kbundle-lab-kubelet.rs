@@ -399,11 +399,36 @@ fn real_kubelet_output(command_line: &[String]) -> Result<String, String> {
     fs::read_to_string(&log).map_err(|e| e.to_string())
 }
 
+/// When a process that ended may start again: at once at first, then after a delay that
+/// doubles with every failure up to [`BACK_OFF_MAX`], as the kubelet restarts containers.
+struct BackOff {
+    delay: Duration,
+    next_start: Instant,
+}
+
+impl BackOff {
+    fn new() -> Self {
+        Self {
+            delay: BACK_OFF_START,
+            next_start: Instant::now(),
+        }
+    }
+
+    /// It failed: the next start waits, and the one after longer.
+    fn failed(&mut self) {
+        self.next_start = Instant::now() + self.delay;
+        self.delay = (self.delay * 2).min(BACK_OFF_MAX);
+    }
+
+    fn may_start(&self) -> bool {
+        Instant::now() >= self.next_start
+    }
+}
+
 /// The hollow kubelet: kubemark under the node's own name and credentials.
 struct HollowKubelet {
     args: Vec<String>,
-    back_off: Duration,
-    next_start: Instant,
+    back_off: BackOff,
     child: Option<std::process::Child>,
 }
 
@@ -452,8 +477,7 @@ impl HollowKubelet {
         }
         Self {
             args,
-            back_off: BACK_OFF_START,
-            next_start: Instant::now(),
+            back_off: BackOff::new(),
             child: None,
         }
     }
@@ -464,14 +488,13 @@ impl HollowKubelet {
                 Ok(None) => return,
                 Ok(Some(status)) => {
                     say(&format!("hollow kubelet exited ({status}); restarting"));
-                    self.next_start = Instant::now() + self.back_off;
-                    self.back_off = (self.back_off * 2).min(BACK_OFF_MAX);
+                    self.back_off.failed();
                 }
                 Err(_) => {}
             }
             self.child = None;
         }
-        if Instant::now() < self.next_start {
+        if !self.back_off.may_start() {
             return;
         }
         let (k8s, _) = binaries();
@@ -499,7 +522,7 @@ impl HollowKubelet {
             }
             Err(error) => {
                 say(&format!("cannot start kubemark: {error}"));
-                self.next_start = Instant::now() + BACK_OFF_MAX;
+                self.back_off.failed();
             }
         }
     }
@@ -509,8 +532,7 @@ impl HollowKubelet {
 struct Pod {
     hash: u64,
     pid: Option<u32>,
-    back_off: Duration,
-    next_start: Instant,
+    back_off: BackOff,
 }
 
 struct StaticPods {
@@ -602,8 +624,7 @@ impl StaticPods {
                 Pod {
                     hash: wanted,
                     pid: adopted,
-                    back_off: BACK_OFF_START,
-                    next_start: Instant::now(),
+                    back_off: BackOff::new(),
                 }
             });
             if pod.hash != wanted {
@@ -612,22 +633,21 @@ impl StaticPods {
                     terminate(pid);
                 }
                 pod.hash = wanted;
-                pod.back_off = BACK_OFF_START;
-                pod.next_start = Instant::now();
+                pod.back_off = BackOff::new();
             }
             if let Some(pid) = pod.pid {
                 if alive(pid) {
                     continue;
                 }
-                say(&format!("{name}: exited; restarting in {:?}", pod.back_off));
+                say(&format!(
+                    "{name}: exited; restarting in {:?}",
+                    pod.back_off.delay
+                ));
                 pod.pid = None;
-                pod.next_start = Instant::now() + pod.back_off;
-                pod.back_off = (pod.back_off * 2).min(BACK_OFF_MAX);
+                pod.back_off.failed();
             }
             // A test holds a pod down (a crash loop) with /run/kbundle-lab/hold/<name>.
-            if Instant::now() < pod.next_start
-                || Path::new(&format!("{STATE}/hold/{name}")).exists()
-            {
+            if !pod.back_off.may_start() || Path::new(&format!("{STATE}/hold/{name}")).exists() {
                 continue;
             }
             match start_pod(name, text) {
@@ -645,8 +665,7 @@ impl StaticPods {
                 }
                 Err(PodError::Failed(error)) => {
                     say(&format!("{name}: cannot start: {error}"));
-                    pod.next_start = Instant::now() + pod.back_off;
-                    pod.back_off = (pod.back_off * 2).min(BACK_OFF_MAX);
+                    pod.back_off.failed();
                 }
             }
         }
