@@ -67,12 +67,7 @@ fn assert_nodes_ready_with_planned_ranges(cluster: &ClusterLab, zip: &Path, admi
 /// Every object of every addon exists as rendered: a server-side diff of each addon file
 /// against the live objects is empty.
 fn assert_addons_as_rendered(cluster: &ClusterLab, zip: &Path, admin: &Path) {
-    let bundle = kbundle_core::bundle::Bundle::from_zip(
-        &std::fs::read(zip).expect("bundle"),
-        None,
-        kbundle_core::bundle::read::Limits::default(),
-    )
-    .expect("bundle reads");
+    let bundle = cluster.bundle(zip);
     let addons: Vec<String> = bundle
         .manifest
         .files
@@ -85,15 +80,8 @@ fn assert_addons_as_rendered(cluster: &ClusterLab, zip: &Path, admin: &Path) {
         let file = cluster.extract(zip, &addon);
         let file = file.display().to_string();
         let listed = cluster.kubectl(admin, &["get", "-f", &file, "-o", "name"]);
-        let rendered = std::fs::read_to_string(&file)
-            .expect("addon")
-            .matches("\nkind: ")
-            .count()
-            + usize::from(
-                std::fs::read_to_string(&file)
-                    .expect("addon")
-                    .starts_with("kind: "),
-            );
+        let text = std::fs::read_to_string(&file).expect("addon");
+        let rendered = text.matches("\nkind: ").count() + usize::from(text.starts_with("kind: "));
         assert!(listed.success(), "{addon}: {listed}");
         assert!(
             listed.stdout.lines().count() >= rendered.max(1),

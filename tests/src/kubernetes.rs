@@ -164,7 +164,8 @@ const NEVER_CALLED: &str = "#!/bin/sh\n# kbundle test fixture: stands in for a c
 /// The CNI plugins flannel's configuration uses, as the CNI plugins release installs them.
 pub const CNI_PLUGINS: [&str; 4] = ["bridge", "host-local", "portmap", "loopback"];
 
-fn shell_quote(text: &str) -> String {
+/// `text` as one single-quoted shell word.
+pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
@@ -204,6 +205,21 @@ pub fn install_node_runtime(lab: &Lab, binaries: &Binaries, lab_kubelet: &Path) 
             "node runtime on node {index}: {finished}"
         );
     }
+}
+
+/// The pid the lab kubelet on node `index` recorded in `/run/kbundle-lab/<file>`
+/// (`kubelet.pid`, `pods/<pod>.pid`, …), if that process runs.
+pub fn lab_kubelet_pid(lab: &Lab, index: usize, file: &str) -> Option<u32> {
+    let script = format!(
+        "p=$(cat /run/kbundle-lab/{file} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && echo \"$p\" || true"
+    );
+    let run = lab.ssh(
+        index,
+        SUDO_USER,
+        &format!("sudo sh -c {}", shell_quote(&script)),
+    );
+    assert!(run.success(), "{run}");
+    run.stdout.trim().parse().ok()
 }
 
 /// The verdict of the lab kubelet on node `index`'s real kubelet run (`passed: …`,
@@ -482,26 +498,39 @@ impl ClusterLab {
         output(command)
     }
 
-    /// Writes a file of the bundle (its path inside the zip) to the scratch dir; returns where.
-    pub fn extract(&self, zip: &Path, entry: &str) -> PathBuf {
-        let bundle = kbundle_core::bundle::Bundle::from_zip(
+    /// The bundle `zip`, read and checked as kbundle reads it.
+    pub fn bundle(&self, zip: &Path) -> kbundle_core::bundle::Bundle {
+        kbundle_core::bundle::Bundle::from_zip(
             &std::fs::read(zip).expect("read bundle"),
             None,
             kbundle_core::bundle::read::Limits::default(),
         )
-        .expect("bundle reads");
-        let found = bundle
-            .entry(entry)
-            .unwrap_or_else(|| panic!("{entry} is not in {}", zip.display()));
-        let path = self
-            .lab
+        .expect("bundle reads")
+    }
+
+    /// Where [`ClusterLab::extract`] puts the entries of `zip`.
+    fn extracted(&self, zip: &Path) -> PathBuf {
+        self.lab
             .scratch_dir()
             .join("extracted")
             .join(zip.file_stem().unwrap_or_default())
-            .join(entry);
+    }
+
+    /// Writes an entry of `bundle` (read from `zip`) under [`ClusterLab::extracted`].
+    fn write_entry(&self, zip: &Path, entry: &kbundle_core::bundle::Entry) -> PathBuf {
+        let path = self.extracted(zip).join(&entry.path);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, &found.contents).expect("write");
+        std::fs::write(&path, &entry.contents).expect("write");
         path
+    }
+
+    /// Writes a file of the bundle (its path inside the zip) to the scratch dir; returns where.
+    pub fn extract(&self, zip: &Path, entry: &str) -> PathBuf {
+        let bundle = self.bundle(zip);
+        let found = bundle
+            .entry(entry)
+            .unwrap_or_else(|| panic!("{entry} is not in {}", zip.display()));
+        self.write_entry(zip, found)
     }
 
     /// The real kubectl, run in the lab namespace with `kubeconfig` (at most 60 s).
@@ -565,11 +594,7 @@ impl ClusterLab {
 
     /// The pid of static pod `name`'s process on node `index`, if it runs.
     pub fn static_pod_pid(&self, index: usize, name: &str) -> Option<u32> {
-        let run = self.root(
-            index,
-            &format!("p=$(cat /run/kbundle-lab/pods/{name}.pid 2>/dev/null) && kill -0 \"$p\" && echo \"$p\""),
-        );
-        run.stdout.trim().parse().ok()
+        lab_kubelet_pid(&self.lab, index, &format!("pods/{name}.pid"))
     }
 }
 
@@ -681,28 +706,18 @@ impl ClusterLab {
     /// Copies the bundle's `join/` folder to node `index` (into `~/bundle/join` of the sudo
     /// user), as the README's procedure for nodes that join later says.
     pub fn copy_join_folder(&self, zip: &Path, index: usize) {
-        let bundle = kbundle_core::bundle::Bundle::from_zip(
-            &std::fs::read(zip).expect("read bundle"),
-            None,
-            kbundle_core::bundle::read::Limits::default(),
-        )
-        .expect("bundle reads");
+        let bundle = self.bundle(zip);
         let mut copied = 0;
         for entry in bundle
             .entries
             .iter()
             .filter(|e| e.path.starts_with("join/"))
         {
-            self.extract(zip, &entry.path);
+            self.write_entry(zip, entry);
             copied += 1;
         }
         assert!(copied > 0, "the bundle has no join/ folder");
-        let local = self
-            .lab
-            .scratch_dir()
-            .join("extracted")
-            .join(zip.file_stem().unwrap_or_default())
-            .join("join");
+        let local = self.extracted(zip).join("join");
         let made = self
             .lab
             .ssh(index, SUDO_USER, "rm -rf bundle && mkdir -p bundle");

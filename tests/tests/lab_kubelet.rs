@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kbundle_tests::kubernetes::{self, Binaries};
+use kbundle_tests::kubernetes::{self, Binaries, shell_quote};
 use kbundle_tests::lab::{Lab, SUDO_USER};
 
 const UNIT: &str = "[Service]\nExecStart=kubelet --config=/var/lib/kubelet/config.yaml\n";
@@ -23,10 +23,6 @@ fn etcd_manifest(extra: &str) -> String {
 }
 
 const KUBE_VIP: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: kube-vip, namespace: kube-system}\nspec:\n  containers:\n  - name: kube-vip\n    image: ghcr.io/kube-vip/kube-vip:v1.0.0\n    args: [manager]\n";
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
 
 fn root(lab: &Lab, script: &str) -> String {
     let finished = lab.ssh(1, SUDO_USER, &format!("sudo sh -c {}", shell_quote(script)));
@@ -44,15 +40,9 @@ fn write(lab: &Lab, path: &str, contents: &str) {
     );
 }
 
-/// The pid in `/run/kbundle-lab/<file>` if that process runs.
+/// The pid in `/run/kbundle-lab/<file>` on the lab's node if that process runs.
 fn pid(lab: &Lab, file: &str) -> Option<u32> {
-    root(
-        lab,
-        &format!("p=$(cat /run/kbundle-lab/{file} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && echo \"$p\" || true"),
-    )
-    .trim()
-    .parse()
-    .ok()
+    kubernetes::lab_kubelet_pid(lab, 1, file)
 }
 
 /// Waits until `check` gives `Some`, at most 30 s.
