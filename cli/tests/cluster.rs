@@ -762,4 +762,18 @@ fn a_dual_stack_cluster_comes_up_with_both_families() {
     );
     let ips: Vec<String> = serde_json::from_str(ips.expect_success()).expect("clusterIPs");
     assert!(ips.len() == 2 && ips[1].contains(':'), "{ips:?}");
+    // IPv6 forwarding goes on, and the interface holding the node's address (eth0, which takes
+    // router advertisements) keeps taking them: accept_ra 2 (with 1, forwarding would turn them
+    // off). The lab's sysctl only records, so the settings are read from the file it loads.
+    for index in shape.nodes() {
+        let sysctls = cluster
+            .lab
+            .read_node_file(index, "/etc/sysctl.d/99-kubernetes.conf")
+            .expect("the kernel settings");
+        assert!(
+            sysctls.contains("net.ipv6.conf.all.forwarding = 1\n")
+                && sysctls.ends_with("net/ipv6/conf/eth0/accept_ra = 2\n"),
+            "node {index}: {sysctls}"
+        );
+    }
 }

@@ -111,7 +111,11 @@ fn second_run_changes_nothing_and_a_new_bundle_changes_only_what_changed() {
     let first = bundle(ExampleKind::HighAvailability, 1);
     unpack(&first, &unpacked);
 
-    let (ok, log) = install(&unpacked, "cp2", &root);
+    // cp2 runs kube-vip, which goes on the interface holding the node's address.
+    let install = |unpacked: &Path, root: &Path| {
+        install_on_machine(unpacked, "cp2", root, &["192.0.2.12"], false)
+    };
+    let (ok, log) = install(&unpacked, &root);
     assert!(ok, "{log}");
     assert!(
         log.contains("would run: systemctl restart kubelet"),
@@ -119,12 +123,13 @@ fn second_run_changes_nothing_and_a_new_bundle_changes_only_what_changed() {
     );
     let installed = snapshot(&root);
     let expected = first.node_files("cp2");
-    assert_eq!(installed.len(), expected.len(), "{installed:#?}");
+    // Beside the files, the record of what was placed.
+    assert_eq!(installed.len(), expected.len() + 1, "{installed:#?}");
     for file in &expected {
         let on_disk = root.join(file.path.trim_start_matches('/'));
         assert_eq!(
             std::fs::read_to_string(&on_disk).expect("installed"),
-            file.contents
+            file.contents.replace("@NODE_INTERFACE@", "kbnode0")
         );
         assert_eq!(
             std::fs::metadata(&on_disk).expect("metadata").mode() & 0o7777,
@@ -134,7 +139,7 @@ fn second_run_changes_nothing_and_a_new_bundle_changes_only_what_changed() {
         );
     }
 
-    let (ok, log) = install(&unpacked, "cp2", &root);
+    let (ok, log) = install(&unpacked, &root);
     assert!(ok, "{log}");
     assert!(log.contains("already installed: nothing changed"), "{log}");
     assert!(
@@ -147,7 +152,7 @@ fn second_run_changes_nothing_and_a_new_bundle_changes_only_what_changed() {
     // containerd's config do not, so only the kubelet restarts (its kubeconfig changed).
     std::fs::remove_dir_all(&unpacked).expect("clean");
     unpack(&bundle(ExampleKind::HighAvailability, 2), &unpacked);
-    let (ok, log) = install(&unpacked, "cp2", &root);
+    let (ok, log) = install(&unpacked, &root);
     assert!(ok, "{log}");
     assert!(
         log.contains("installed /etc/kubernetes/pki/apiserver.crt"),
@@ -217,7 +222,8 @@ fn join_places_the_join_files_and_a_drop_in_naming_the_node_and_starts_its_servi
     assert_eq!(code, Some(0), "{log}");
     let installed = snapshot(&root);
     let expected = bundle.join_files();
-    assert_eq!(installed.len(), expected.len() + 1, "{installed:#?}");
+    // Beside the files: the drop-in it writes and the record of what was placed.
+    assert_eq!(installed.len(), expected.len() + 2, "{installed:#?}");
     for file in &expected {
         let on_disk = root.join(file.path.trim_start_matches('/'));
         assert_eq!(
@@ -518,5 +524,145 @@ fn etcd_data_is_private_an_older_drop_in_is_retired_and_ipvs_modules_load() {
     let (ok, log) = install(&unpacked, "worker1", &work.join("worker-root"));
     assert!(ok, "{log}");
     assert!(!work.join("worker-root/var/lib/etcd").exists());
+    std::fs::remove_dir_all(&work).expect("clean up");
+}
+
+/// Runs `node`'s install.sh into `root` inside a network namespace of its own (gone when the
+/// script ends: no clean-up), where an interface `kbnode0` holds `addresses` (and takes
+/// router advertisements, accept_ra 1), or holds nothing when `addresses` is empty.
+fn install_on_machine(
+    unpacked: &Path,
+    node: &str,
+    root: &Path,
+    addresses: &[&str],
+    rbac_ready: bool,
+) -> (bool, String) {
+    let mut setup = String::from(
+        "set -e; ip link add kbnode0 type veth peer name kbpeer0; ip link set kbnode0 up; ",
+    );
+    for address in addresses {
+        let prefix = if address.contains(':') { 64 } else { 24 };
+        setup.push_str(&format!("ip addr add {address}/{prefix} dev kbnode0; "));
+    }
+    setup.push_str("echo 1 > /proc/sys/net/ipv6/conf/kbnode0/accept_ra; exec sh \"$1\"");
+    let mut command = Command::new("unshare");
+    command
+        .args(["--net", "sh", "-c", &setup, "sh"])
+        .arg(unpacked.join(format!("nodes/{node}/install.sh")))
+        .env("KBUNDLE_ROOT", root);
+    if rbac_ready {
+        command.env("KBUNDLE_RBAC_READY", "1");
+    }
+    let output = command.output().expect("unshare runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_machine_adapts_dns_router_advertisements_and_kube_vip() {
+    require_root();
+    require_program("unshare");
+    require_program("ip");
+    let work = scratch("adapted");
+    let (unpacked, root) = (work.join("bundle"), work.join("root"));
+    let yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/clusters/dual-stack.yaml"),
+    )
+    .expect("fixture");
+    unpack(&bundle_of(&yaml, 8), &unpacked);
+    // An Ubuntu-like resolver: systemd-resolved's stub in /etc/resolv.conf.
+    std::fs::create_dir_all(root.join("run/systemd/resolve")).expect("folder");
+    std::fs::create_dir_all(root.join("etc")).expect("folder");
+    std::fs::write(
+        root.join("run/systemd/resolve/resolv.conf"),
+        "nameserver 192.0.2.53\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("etc/resolv.conf"),
+        "nameserver 127.0.0.53\noptions edns0 trust-ad\n",
+    )
+    .expect("write");
+    let kube_vip = root.join("etc/kubernetes/manifests/kube-vip.yaml");
+    let read = |path: &Path| std::fs::read_to_string(path).expect("installed");
+    let cp1 = ["192.0.2.11", "2001:db8::11"];
+
+    // A machine that holds none of the node's addresses is refused before anything is placed.
+    let (ok, log) = install_on_machine(&unpacked, "cp1", &root, &[], false);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("no network interface holds this node's address (192.0.2.11 2001:db8::11)"),
+        "{log}"
+    );
+    assert!(!root.join("var/lib/kubelet/config.yaml").exists(), "{log}");
+
+    let (ok, log) = install_on_machine(&unpacked, "cp1", &root, &cp1, false);
+    assert!(ok, "{log}");
+    let kubelet = read(&root.join("var/lib/kubelet/config.yaml"));
+    assert!(
+        kubelet.ends_with("\nresolvConf: /run/systemd/resolve/resolv.conf\n"),
+        "{kubelet}"
+    );
+    let sysctl = read(&root.join("etc/sysctl.d/99-kubernetes.conf"));
+    assert!(
+        sysctl.contains("net.ipv6.conf.all.forwarding = 1\n"),
+        "{sysctl}"
+    );
+    assert!(
+        sysctl.ends_with("net/ipv6/conf/kbnode0/accept_ra = 2\n"),
+        "{sysctl}"
+    );
+    let manifest = read(&kube_vip);
+    assert!(
+        manifest.contains("- name: vip_interface\n      value: 'kbnode0'\n"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("path: /etc/kubernetes/super-admin.conf\n"),
+        "the first control-plane node's kube-vip starts with super-admin.conf: {manifest}"
+    );
+    // The record lists what was placed, as placed.
+    let check = Command::new("sha256sum")
+        .args(["--strict", "-c", "var/lib/kbundle/installed.sha256"])
+        .current_dir(&root)
+        .output()
+        .expect("sha256sum");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    let (ok, log) = install_on_machine(&unpacked, "cp1", &root, &cp1, false);
+    assert!(
+        ok && log.contains("already installed: nothing changed"),
+        "{log}"
+    );
+    // Once admin.conf has its rights: only kube-vip's manifest changes, and stays so.
+    let (ok, log) = install_on_machine(&unpacked, "cp1", &root, &cp1, true);
+    assert!(ok && log.contains("done: 1 files changed"), "{log}");
+    assert!(read(&kube_vip).contains("path: /etc/kubernetes/admin.conf\n"));
+    let (ok, log) = install_on_machine(&unpacked, "cp1", &root, &cp1, false);
+    assert!(
+        ok && log.contains("already installed: nothing changed"),
+        "{log}"
+    );
+    assert!(read(&kube_vip).contains("path: /etc/kubernetes/admin.conf\n"));
+
+    // Another control-plane node: admin.conf from the start. A plain resolver: no resolvConf.
+    let other = work.join("cp2-root");
+    let (ok, log) = install_on_machine(&unpacked, "cp2", &other, &["2001:db8::12"], false);
+    assert!(ok, "{log}");
+    let manifest = read(&other.join("etc/kubernetes/manifests/kube-vip.yaml"));
+    assert!(
+        manifest.contains("path: /etc/kubernetes/admin.conf\n"),
+        "{manifest}"
+    );
+    assert!(manifest.contains("value: 'kbnode0'\n"), "{manifest}");
+    assert!(!read(&other.join("var/lib/kubelet/config.yaml")).contains("resolvConf"));
     std::fs::remove_dir_all(&work).expect("clean up");
 }

@@ -425,7 +425,7 @@ impl App {
                     { self.select(ctx, "Provided by", "spec.highAvailability.mode", &self.form.ha_mode, &owned(&modes),
                         Rc::new(|f, v| f.ha_mode = v)) }
                     { self.text(ctx, "VIP interface", "spec.highAvailability.interface", &self.form.ha_interface,
-                        "kube-vip only; default: the interface of the default route", Rc::new(|f, v| f.ha_interface = v)) }
+                        "kube-vip only; default: the interface that holds the node's address", Rc::new(|f, v| f.ha_interface = v)) }
                 </div>
             </fieldset>
         }

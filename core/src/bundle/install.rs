@@ -5,8 +5,17 @@
 //! /var/lib/kbundle/backup/<time>/); services restart only when their files changed; a second run
 //! changes nothing and says so. `join/install.sh`, for a worker that joins later, is the same
 //! script around the same placing, with the node's name and address as arguments.
+//!
+//! What the bundle cannot know of the machine (whether systemd-resolved's stub is its resolver,
+//! which interface holds its address, whether that interface takes router advertisements) is
+//! looked at by the script, which adapts the few files that depend on it as it places them
+//! ([`ADAPTED`]). What it placed, as placed, is recorded in `/var/lib/kbundle/installed.sha256`,
+//! which `kbundle apply` checks to see that a node has nothing to do.
+
+use std::net::IpAddr;
 
 use crate::net::IpFamily;
+use crate::render::control_plane::KUBE_VIP_MANIFEST;
 use crate::render::{JOIN_NODE_IP, JOIN_NODE_NAME, RenderedFile};
 
 /// What must happen when a file changes.
@@ -84,8 +93,27 @@ pub fn checksums(files: &[RenderedFile], sha256: impl Fn(&[u8]) -> String) -> St
         .collect()
 }
 
-/// The script for `node` of `cluster`, installing `files`.
-pub fn script(cluster: &str, node: &str, files: &[RenderedFile]) -> String {
+/// Where `install.sh` records what it placed, as placed (adapted files included).
+pub const INSTALLED_SUMS: &str = "/var/lib/kbundle/installed.sha256";
+
+/// The files adapted to the machine as they are placed, and the shell function (in `PREPARE`)
+/// that writes the adapted copy.
+const ADAPTED: [(&str, &str); 3] = [
+    (crate::render::KUBELET_CONFIG, "adapt_kubelet_config"),
+    (crate::render::SYSCTL, "adapt_sysctl"),
+    (KUBE_VIP_MANIFEST, "adapt_kube_vip"),
+];
+
+/// The script for `node` of `cluster`, at `addresses`, installing `files`. On the first
+/// control-plane node (`is_first_control_plane`) kube-vip starts with super-admin.conf.
+pub fn script(
+    cluster: &str,
+    node: &str,
+    addresses: &[IpAddr],
+    is_first_control_plane: bool,
+    files: &[RenderedFile],
+) -> String {
+    let addresses: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     let mut out = format!(
         r#"#!/bin/sh
 # Installs node {node} of cluster {cluster} from this kbundle bundle.
@@ -96,7 +124,11 @@ pub fn script(cluster: &str, node: &str, files: &[RenderedFile]) -> String {
 set -eu
 
 node={node}
-"#
+addresses='{addresses}'
+bootstrap_kube_vip={bootstrap}
+"#,
+        addresses = addresses.join(" "),
+        bootstrap = u8::from(is_first_control_plane),
     );
     out.push_str(STATE);
     out.push_str(PREPARE);
@@ -158,8 +190,6 @@ node="join"
     out.push_str(&format!(
         r#"
 # The kubelet drop-in names this node: written here, then placed like the files above.
-generated=$(mktemp -d)
-trap 'rm -rf "$generated"' EXIT
 cat >"{JOIN_DROP_IN_SOURCE}" <<KBUNDLE_DROP_IN
 {template}KBUNDLE_DROP_IN
 place '{path}' {mode:o} {effect} "{JOIN_DROP_IN_SOURCE}"
@@ -310,7 +340,9 @@ done
         .map(|family| format!("${}", variable_of(*family)))
         .collect::<Vec<_>>()
         .join(",");
-    out.push_str(&format!("node=$1\nnode_ip={node_ip}\n"));
+    out.push_str(&format!(
+        "node=$1\nnode_ip={node_ip}\naddresses=\"$ipv4 $ipv6\"\nbootstrap_kube_vip=0\n"
+    ));
     out
 }
 
@@ -345,7 +377,9 @@ fn variable_of(family: IpFamily) -> &'static str {
 }
 
 /// One `place` line per file. Keys and configuration before the units that read them; static
-/// pods last, so the kubelet starts them with everything in place.
+/// pods last, so the kubelet starts them with everything in place. The copies adapted to the
+/// machine are all written first, so that a machine the script cannot adapt to is refused before
+/// anything is placed.
 fn placements(files: &[RenderedFile]) -> String {
     let mut sorted: Vec<&RenderedFile> = files.iter().collect();
     sorted.sort_by_key(|file| {
@@ -354,17 +388,24 @@ fn placements(files: &[RenderedFile]) -> String {
             file.path.clone(),
         )
     });
-    sorted
-        .into_iter()
-        .map(|file| {
-            format!(
-                "place '{}' {:o} {}\n",
-                file.path.trim_start_matches('/'),
-                file.mode,
-                effect_of(&file.path).name()
-            )
-        })
-        .collect()
+    let mut adapting = String::new();
+    let mut placing = String::new();
+    for file in sorted {
+        let path = file.path.trim_start_matches('/');
+        placing.push_str(&format!(
+            "place '{path}' {:o} {}",
+            file.mode,
+            effect_of(&file.path).name()
+        ));
+        if let Some((_, adapt)) = ADAPTED.iter().find(|(adapted, _)| *adapted == file.path) {
+            adapting.push_str(&format!(
+                "{adapt}_source=$({adapt} \"$rootfs/{path}\" \"$root/{path}\")\n"
+            ));
+            placing.push_str(&format!(" \"${adapt}_source\""));
+        }
+        placing.push('\n');
+    }
+    adapting + &placing
 }
 
 /// The state every script keeps, and how it talks.
@@ -400,6 +441,11 @@ held() {
   return 1
 }
 
+# Adapted copies of files (see the adapt_ functions below) and the record of this run.
+generated=$(mktemp -d)
+trap 'rm -rf "$generated"' EXIT
+: >"$generated/installed.sha256"
+
 # place PATH MODE EFFECT [SOURCE]: installs SOURCE (rootfs/PATH) at $root/PATH unless it is
 # already there.
 place() {
@@ -409,6 +455,7 @@ place() {
   fi
   source_file="${4:-$rootfs/$1}"
   target="$root/$1"
+  printf '%s  %s\n' "$(sha256sum <"$source_file" | cut -d' ' -f1)" "$1" >>"$generated/installed.sha256"
   if [ -f "$target" ] && cmp -s "$source_file" "$target" &&
     [ "$(stat -c %a "$target")" = "$2" ]; then
     return 0
@@ -451,6 +498,75 @@ retire() {
   case "$2" in
     kubelet) restart_kubelet=1 ;;
   esac
+}
+
+# interface_of_node: the network interface that holds one of this node's addresses.
+interface_of_node() {
+  for node_address in $addresses; do
+    holder=$(ip -o addr show 2>/dev/null |
+      awk -v a="$node_address" '{ split($4, cidr, "/"); if (cidr[1] == a) { print $2; exit } }')
+    if [ -n "$holder" ]; then
+      echo "$holder"
+      return 0
+    fi
+  done
+}
+
+# adapt_kubelet_config SOURCE TARGET: prints the kubelet configuration to place. Where
+# systemd-resolved's stub (127.0.0.53) is the machine's resolver, a pod given /etc/resolv.conf
+# would ask itself: CoreDNS would forward to itself and crash-loop. The kubelet then gives pods
+# the servers systemd-resolved itself uses, as kubeadm does on such hosts.
+adapt_kubelet_config() {
+  if [ -f "$root/run/systemd/resolve/resolv.conf" ] &&
+    grep -q '^nameserver 127\.0\.0\.53' "$root/etc/resolv.conf" 2>/dev/null; then
+    cp "$1" "$generated/kubelet-config.yaml"
+    echo 'resolvConf: /run/systemd/resolve/resolv.conf' >>"$generated/kubelet-config.yaml"
+    echo "$generated/kubelet-config.yaml"
+  else
+    echo "$1"
+  fi
+}
+
+# adapt_sysctl SOURCE TARGET: prints the kernel settings to place. IPv6 forwarding turns off
+# router advertisements where an interface takes them (accept_ra 1); a node whose own IPv6
+# default route comes from them would lose it. The interface holding the node's address keeps
+# taking them (accept_ra 2); one that never took them is left so.
+adapt_sysctl() {
+  ra_interface=
+  if grep -q '^net.ipv6.conf.all.forwarding = 1' "$1"; then
+    ra_interface=$(interface_of_node)
+  fi
+  if [ -n "$ra_interface" ] &&
+    [ "$(cat "/proc/sys/net/ipv6/conf/$ra_interface/accept_ra" 2>/dev/null || echo 0)" -ge 1 ]; then
+    cp "$1" "$generated/sysctl.conf"
+    # The slash form: an interface name may hold a dot (eth0.100).
+    echo "net/ipv6/conf/$ra_interface/accept_ra = 2" >>"$generated/sysctl.conf"
+    echo "$generated/sysctl.conf"
+  else
+    echo "$1"
+  fi
+}
+
+# adapt_kube_vip SOURCE TARGET: prints kube-vip's manifest to place. The VIP goes on the
+# interface that holds this node's address (kube-vip's own default, the default-route interface,
+# may be another network). On the first control-plane node kube-vip starts with super-admin.conf:
+# admin.conf's rights come from a ClusterRoleBinding made once the API server is up. kbundle apply
+# then runs this script with KBUNDLE_RBAC_READY=1 (by hand: once `kubectl --kubeconfig
+# /etc/kubernetes/admin.conf get nodes` works), and it goes on with admin.conf.
+adapt_kube_vip() {
+  cp "$1" "$generated/kube-vip.yaml"
+  if grep -q '@NODE_INTERFACE@' "$1"; then
+    vip_interface=$(interface_of_node)
+    [ -n "$vip_interface" ] ||
+      fail "no network interface holds this node's address ($addresses): kube-vip could not announce the VIP (set spec.highAvailability.interface, or check the node's address)"
+    sed -i "s/@NODE_INTERFACE@/$vip_interface/" "$generated/kube-vip.yaml"
+  fi
+  if [ "$bootstrap_kube_vip" = 1 ] && [ "${KBUNDLE_RBAC_READY:-}" != 1 ] &&
+    { [ ! -f "$2" ] || grep -q 'path: /etc/kubernetes/super-admin.conf' "$2"; }; then
+    sed -i 's#path: /etc/kubernetes/admin.conf$#path: /etc/kubernetes/super-admin.conf#' \
+      "$generated/kube-vip.yaml"
+  fi
+  echo "$generated/kube-vip.yaml"
 }
 
 # run COMMAND...: runs it, or only prints it when installing into KBUNDLE_ROOT.
@@ -497,6 +613,14 @@ if [ "$restart_kubelet" -eq 1 ]; then
   run systemctl restart kubelet
 fi
 
+# What this run left in place, as placed: kbundle apply checks it to see there is nothing to do.
+(umask 022 && mkdir -p "$root/var/lib/kbundle")
+if ! cmp -s "$generated/installed.sha256" "$root/var/lib/kbundle/installed.sha256"; then
+  cp "$generated/installed.sha256" "$root/var/lib/kbundle/installed.sha256.new"
+  chmod 644 "$root/var/lib/kbundle/installed.sha256.new"
+  mv -f "$root/var/lib/kbundle/installed.sha256.new" "$root/var/lib/kbundle/installed.sha256"
+fi
+
 if [ "$changed" -eq 0 ]; then
   say "already installed: nothing changed"
 else
@@ -533,7 +657,7 @@ mod tests {
             RenderedFile::new("/etc/kubernetes/manifests/etcd.yaml", "x", 0o600),
             RenderedFile::new("/var/lib/kubelet/config.yaml", "y", 0o644),
         ];
-        let script = script("demo", "cp1", &files);
+        let script = script("demo", "cp1", &[], false, &files);
         let kubelet = script
             .find("place 'var/lib/kubelet/config.yaml' 644 kubelet")
             .unwrap();
@@ -541,6 +665,38 @@ mod tests {
             .find("place 'etc/kubernetes/manifests/etcd.yaml' 600 none")
             .unwrap();
         assert!(kubelet < etcd);
+    }
+
+    #[test]
+    fn files_that_depend_on_the_machine_are_placed_from_their_adapted_copy() {
+        let files = vec![
+            RenderedFile::new(crate::render::KUBELET_CONFIG, "x", 0o644),
+            RenderedFile::new(KUBE_VIP_MANIFEST, "y", 0o600),
+            RenderedFile::new("/etc/kubernetes/pki/ca.crt", "z", 0o644),
+        ];
+        let addresses = [
+            "192.0.2.11".parse().unwrap(),
+            "2001:db8::11".parse().unwrap(),
+        ];
+        let script = script("demo", "cp1", &addresses, true, &files);
+        assert!(script.contains("addresses='192.0.2.11 2001:db8::11'\nbootstrap_kube_vip=1\n"));
+        assert!(script.contains(
+            "adapt_kube_vip_source=$(adapt_kube_vip \"$rootfs/etc/kubernetes/manifests/kube-vip.yaml\" \"$root/etc/kubernetes/manifests/kube-vip.yaml\")\n"
+        ));
+        assert!(script.contains(
+            "place 'etc/kubernetes/manifests/kube-vip.yaml' 600 none \"$adapt_kube_vip_source\"\n"
+        ));
+        assert!(script.contains(
+            "place 'var/lib/kubelet/config.yaml' 644 kubelet \"$adapt_kubelet_config_source\"\n"
+        ));
+        // Adapted before anything is placed: a machine it cannot adapt to changes nothing.
+        assert!(
+            script.find("adapt_kube_vip_source=$(").unwrap() < script.find("\nplace '").unwrap()
+        );
+        assert!(script.contains("place 'etc/kubernetes/pki/ca.crt' 644 kubelet\n"));
+        // The placeholder the renderer writes is the one the script fills in.
+        assert!(PREPARE.contains(crate::render::control_plane::NODE_INTERFACE));
+        assert!(SERVICES.contains(INSTALLED_SUMS));
     }
 
     fn join(families: &[IpFamily]) -> String {
@@ -561,7 +717,7 @@ mod tests {
 
     #[test]
     fn join_script_shares_the_node_scripts_placing_and_refuses_planned_names() {
-        let node = script("demo", "cp1", &[]);
+        let node = script("demo", "cp1", &[], false, &[]);
         let join = join(&[IpFamily::V4]);
         for shared in [STATE, PREPARE, SERVICES] {
             assert!(node.contains(shared) && join.contains(shared));

@@ -176,7 +176,22 @@ impl Bundle {
             );
             add(
                 layout::install_script(name),
-                install::script(&config.name, name, &node.files).into_bytes(),
+                install::script(
+                    &config.name,
+                    name,
+                    &config
+                        .nodes
+                        .iter()
+                        .find(|planned| planned.name == name)
+                        .map(|planned| planned.addresses.clone())
+                        .unwrap_or_default(),
+                    config
+                        .control_plane_nodes()
+                        .next()
+                        .is_some_and(|first| first.name == name),
+                    &node.files,
+                )
+                .into_bytes(),
                 0o755,
                 Some(name),
             );

@@ -168,7 +168,7 @@ pub enum HighAvailability {
     SingleNode,
     /// A virtual IP held by the control-plane nodes through a kube-vip static pod.
     KubeVip {
-        /// Interface that carries the VIP; `None` means the one with the default route.
+        /// Interface that carries the VIP; `None` means the one that holds the node's address.
         interface: Option<String>,
     },
     /// A load balancer the user runs.

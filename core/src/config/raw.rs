@@ -73,7 +73,8 @@ pub struct RawSpec {
 pub struct RawHighAvailability {
     /// `kube-vip` (a VIP held by the control-plane nodes) or `external` (a load balancer).
     pub mode: Option<String>,
-    /// Network interface that carries the VIP with kube-vip (default: the node's default route).
+    /// Network interface that carries the VIP with kube-vip (default: the one that holds the
+    /// node's address, found by install.sh on the node).
     pub interface: Option<String>,
 }
 

@@ -17,6 +17,11 @@ use crate::net::IpFamily;
 
 /// Where static pod manifests go.
 pub const MANIFEST_DIR: &str = "/etc/kubernetes/manifests";
+/// Where kube-vip's manifest is.
+pub const KUBE_VIP_MANIFEST: &str = "/etc/kubernetes/manifests/kube-vip.yaml";
+/// In kube-vip's manifest: where `install.sh` puts the name of the interface that holds the
+/// node's address.
+pub const NODE_INTERFACE: &str = "@NODE_INTERFACE@";
 const PKI: &str = "/etc/kubernetes/pki";
 const API_PORT: u16 = 6443;
 const KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
@@ -538,38 +543,24 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
         (&config.high_availability, &config.control_plane_endpoint)
         && let Host::Ip(vip) = endpoint.host
     {
-        files.push(kube_vip(
-            config,
-            node,
-            vip,
-            endpoint.port,
-            interface.as_deref(),
-        ));
+        files.push(kube_vip(vip, endpoint.port, interface.as_deref()));
     }
     files
 }
 
 /// kube-vip in ARP mode holding the control-plane VIP. It talks to the local API server as
 /// `https://kubernetes:6443` (a host alias to loopback, a name in every apiserver certificate),
-/// so it works before the VIP exists. On the first control-plane node it uses
-/// super-admin.conf, because admin.conf only gets its rights from a ClusterRoleBinding that is
-/// created after the API is up (the kube-vip documentation's advice for Kubernetes ≥1.29).
-fn kube_vip(
-    config: &ClusterConfig,
-    node: &Node,
-    vip: IpAddr,
-    port: u16,
-    interface: Option<&str>,
-) -> RenderedFile {
-    let is_first = config
-        .control_plane_nodes()
-        .next()
-        .is_some_and(|first| first.name == node.name);
-    let kubeconfig = if is_first {
-        "/etc/kubernetes/super-admin.conf"
-    } else {
-        "/etc/kubernetes/admin.conf"
-    };
+/// so it works before the VIP exists. The VIP goes on `interface`, or, when the config names
+/// none, on the interface that holds the node's address ([`NODE_INTERFACE`], filled in by
+/// `install.sh`): kube-vip's own default, the default-route interface, may be another network.
+///
+/// Every node's manifest mounts admin.conf. On the first control-plane node `install.sh` first
+/// places it with super-admin.conf, because admin.conf only gets its rights from a
+/// ClusterRoleBinding that is created after the API is up (the kube-vip documentation's advice
+/// for Kubernetes ≥1.29); `kbundle apply` switches it back once that binding exists, so
+/// super-admin.conf is not held by a running pod for the life of the cluster.
+fn kube_vip(vip: IpAddr, port: u16, interface: Option<&str>) -> RenderedFile {
+    let kubeconfig = "/etc/kubernetes/admin.conf";
     let env = |name: &str, value: &str| EnvVar {
         name: name.to_owned(),
         value: Some(value.to_owned()),
@@ -594,9 +585,7 @@ fn kube_vip(
         env("vip_renewdeadline", "3"),
         env("vip_retryperiod", "1"),
     ];
-    if let Some(interface) = interface {
-        variables.push(env("vip_interface", interface));
-    }
+    variables.push(env("vip_interface", interface.unwrap_or(NODE_INTERFACE)));
     let (volume, mount) = host_mount("kubeconfig", kubeconfig, "FileOrCreate", true);
     let repository_image = KUBE_VIP_IMAGE.to_owned();
     let pod = serde_json::json!({
@@ -618,9 +607,5 @@ fn kube_vip(
             "volumes": [volume],
         },
     });
-    RenderedFile::new(
-        format!("{MANIFEST_DIR}/kube-vip.yaml"),
-        super::k8s::to_yaml(&pod),
-        0o600,
-    )
+    RenderedFile::new(KUBE_VIP_MANIFEST, super::k8s::to_yaml(&pod), 0o600)
 }

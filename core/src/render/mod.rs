@@ -8,6 +8,7 @@ mod k8s;
 mod node;
 
 pub use addons::Addon;
+pub(crate) use node::{KUBELET_CONFIG, SYSCTL};
 
 use crate::config::{ClusterConfig, Node};
 use crate::pki::Pki;

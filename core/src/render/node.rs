@@ -5,7 +5,8 @@
 //! Every file is written whole at a fixed path, so applying again rewrites it instead of adding
 //! to it. Files that hold a secret (registry passwords, a proxy URL with `user:password@`) are
 //! 0600; everything else is 0644. What depends on the running machine rather than on the config
-//! (whether systemd-resolved runs, the default-route interface) is not decided here.
+//! (whether systemd-resolved runs, which interface holds the node's address) is decided by
+//! `install.sh` on the node, which adapts these files as it places them (`bundle::install`).
 
 use std::collections::BTreeMap;
 
@@ -25,7 +26,7 @@ const MODE_PUBLIC: u32 = 0o644;
 /// Mode of files that hold a secret.
 const MODE_SECRET: u32 = 0o600;
 
-const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
+pub(crate) const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
 /// Named to sort after every numbered drop-in (systemd applies them in lexical order, the last
 /// `ExecStart` winning), so that a packaged `10-kubeadm.conf` cannot replace kbundle's command
@@ -38,7 +39,7 @@ const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
 /// containerd's registry host directory: `<dir>/<registry host[:port]>/hosts.toml`.
 const REGISTRY_HOSTS_DIR: &str = "/etc/containerd/certs.d";
 const MODULES_LOAD: &str = "/etc/modules-load.d/kubernetes.conf";
-const SYSCTL: &str = "/etc/sysctl.d/99-kubernetes.conf";
+pub(crate) const SYSCTL: &str = "/etc/sysctl.d/99-kubernetes.conf";
 const STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";
 /// The kubelet by name, not by path: systemd (239 and later) resolves a bare name through its
 /// fixed search path, `/usr/local/bin` before `/usr/bin`, so one unit starts the kubelet of the
@@ -138,9 +139,10 @@ struct KubeletAuthorization {
 /// (the 1.34+ way; kubeadm dropped `--container-runtime-endpoint`), so kubelet and containerd
 /// read the socket from the same config value.
 ///
-/// `resolvConf` is left out on purpose: kubeadm sets `/run/systemd/resolve/resolv.conf` only on
-/// nodes where systemd-resolved is active (otherwise CoreDNS would forward to the 127.0.0.53
-/// stub and loop). That is a fact of the running machine, which only the apply step can see.
+/// `resolvConf` is left out on purpose: on nodes where systemd-resolved's stub is in
+/// `/etc/resolv.conf`, `install.sh` adds `/run/systemd/resolve/resolv.conf` (otherwise CoreDNS
+/// would forward to the 127.0.0.53 stub, itself inside the pod, and loop). That is a fact of the
+/// running machine, which only the node can see.
 fn kubelet_config(config: &ClusterConfig, plan: &NetworkPlan) -> RenderedFile {
     let kubelet = KubeletConfiguration {
         api_version: "kubelet.config.k8s.io/v1beta1",
@@ -505,7 +507,8 @@ fn modules_load(config: &ClusterConfig) -> RenderedFile {
 
 /// Forwarding and bridge filtering, which pod networking and kube-proxy need; IPv6 forwarding
 /// only when the cluster has IPv6, so that single-stack IPv4 nodes keep their IPv6 behaviour
-/// (enabling forwarding turns off accepting router advertisements by default).
+/// (enabling forwarding turns off accepting router advertisements where `accept_ra` is 1:
+/// `install.sh` sets 2 on the interface that holds the node's address).
 fn sysctl(config: &ClusterConfig) -> RenderedFile {
     let mut contents = format!(
         "{HEADER}\

@@ -88,7 +88,11 @@ fn ha_with_a_vip_runs_kube_vip_on_every_control_plane_node() {
     let rendered = render(&config, &plan, &pki, ISSUED_AT);
     let first = &file(&rendered, "cp1", "/etc/kubernetes/manifests/kube-vip.yaml").contents;
     assert!(first.contains("192.0.2.100"));
-    assert!(first.contains("/etc/kubernetes/super-admin.conf"));
+    // Every node's manifest mounts admin.conf and names the placeholder install.sh fills in
+    // with the interface of the node's address; install.sh starts the first node's kube-vip
+    // with super-admin.conf (bundle::install).
+    assert!(first.contains("path: /etc/kubernetes/admin.conf"));
+    assert!(first.contains("value: '@NODE_INTERFACE@'"), "{first}");
     let second = &file(&rendered, "cp2", "/etc/kubernetes/manifests/kube-vip.yaml").contents;
     assert!(second.contains("path: /etc/kubernetes/admin.conf"));
     assert!(!has_file(

@@ -1,5 +1,9 @@
 //! Install and start: the node's own `install.sh` (idempotent: it changes only what differs
-//! and restarts only what changed), then containerd and the kubelet enabled and running.
+//! and restarts only what changed), then containerd and the kubelet enabled and running; and the
+//! two later runs of it, once the API is up: kube-controller-manager released, kube-vip's
+//! bootstrap rights given back.
+
+use kbundle_core::render::control_plane::KUBE_VIP_MANIFEST;
 
 use super::root;
 use crate::apply::{Context, NodeTarget, Outcome, Phase, by_role};
@@ -109,5 +113,53 @@ impl Phase for ReleaseControllerManager {
             &format!("sh {}/install.sh", quote(&context.staging)),
         )?;
         Ok("kube-controller-manager placed".into())
+    }
+}
+
+/// kube-vip on the first control-plane node starts with super-admin.conf, since admin.conf gets
+/// its rights from a ClusterRoleBinding (an addon) that needs the API server up; once the
+/// addons are in, it goes on with admin.conf, so super-admin.conf is not held by a running pod.
+pub(crate) struct KubeVipRights;
+
+impl Phase for KubeVipRights {
+    fn name(&self) -> &'static str {
+        "kube-vip"
+    }
+
+    fn title(&self) -> &'static str {
+        "Move kube-vip from super-admin.conf to admin.conf now that its rights exist"
+    }
+
+    fn groups(&self, context: &Context) -> Vec<Vec<usize>> {
+        let Some(first) = context.first_control_plane() else {
+            return Vec::new();
+        };
+        let has_kube_vip = context
+            .bundle
+            .node_files(&context.nodes[first].name)
+            .iter()
+            .any(|file| file.path == KUBE_VIP_MANIFEST);
+        if has_kube_vip {
+            vec![vec![first]]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        let output = root(
+            context,
+            node,
+            &format!(
+                "if grep -q 'path: /etc/kubernetes/super-admin.conf' {KUBE_VIP_MANIFEST}; then \
+                 KBUNDLE_RBAC_READY=1 sh {}/install.sh >/dev/null && echo moved; fi",
+                quote(&context.staging)
+            ),
+        )?;
+        Ok(if output.stdout.contains("moved") {
+            "kube-vip now uses admin.conf".into()
+        } else {
+            "kube-vip already uses admin.conf".into()
+        })
     }
 }

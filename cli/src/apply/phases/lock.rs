@@ -5,6 +5,7 @@
 //! `--break-lock` takes it anyway. The node's journal records which cluster it belongs to;
 //! a bundle of another cluster is refused unless `--force`.
 
+use kbundle_core::bundle::install::INSTALLED_SUMS;
 use kbundle_core::bundle::{layout, sha256_hex};
 
 use super::root;
@@ -129,8 +130,10 @@ impl Phase for Lock {
 }
 
 /// Prints `up-to-date` when the node already runs this bundle: the journal names it, the staged
-/// checksums are this bundle's, and every installed file has its checksum and mode. One
-/// `sha256sum` and one `stat` for all files, so that a no-op re-apply stays cheap.
+/// checksums are this bundle's, and every file is in place as the last install placed it (its
+/// record, [`INSTALLED_SUMS`], lists every file of the node, with the copies adapted to the
+/// machine, and each file has its mode). One `sha256sum` and one `stat` for all files, so that a
+/// no-op re-apply stays cheap.
 fn up_to_date_check(context: &Context, node: &NodeTarget) -> String {
     let files = context.bundle.node_files(&node.name);
     let sums = context
@@ -145,11 +148,13 @@ fn up_to_date_check(context: &Context, node: &NodeTarget) -> String {
     let paths: Vec<String> = files.iter().map(|file| quote(&file.path)).collect();
     format!(
         "staged=\"$(pwd)\"/{staging}/SHA256SUMS; if grep -qx {bundle} {JOURNAL} 2>/dev/null && [ -f \"$staged\" ] && \
-         [ \"$(sha256sum < \"$staged\" | cut -d' ' -f1)\" = {sums} ] && (cd / && sha256sum --quiet --strict -c \"$staged\" >/dev/null 2>&1) && \
+         [ \"$(sha256sum < \"$staged\" | cut -d' ' -f1)\" = {sums} ] && [ \"$(wc -l < {INSTALLED_SUMS} 2>/dev/null)\" = {count} ] && \
+         (cd / && sha256sum --quiet --strict -c {INSTALLED_SUMS} >/dev/null 2>&1) && \
          [ \"$(stat -c '%a %n' {paths} 2>/dev/null)\" = \"$(printf '%s' {modes})\" ]; then echo up-to-date; fi; ",
         staging = quote(&context.staging),
         bundle = quote(&format!("bundle={}", context.bundle_hash)),
         sums = quote(&sums),
+        count = files.len(),
         paths = paths.join(" "),
         modes = quote(expected_modes.trim_end()),
     )

@@ -16,7 +16,7 @@ pub(crate) use addons::{Addons, NodeRanges};
 pub(crate) use artifacts::{Artifacts, Images};
 pub(crate) use connect::Connect;
 pub(crate) use dry_run::DryRun;
-pub(crate) use install::{Install, ReleaseControllerManager, Start};
+pub(crate) use install::{Install, KubeVipRights, ReleaseControllerManager, Start};
 pub(crate) use lock::Lock;
 pub(crate) use preflight::Preflight;
 pub(crate) use reset::Reset;
