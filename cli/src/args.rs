@@ -182,6 +182,18 @@ pub(crate) struct ApplyArgs {
     /// packages and registry.
     #[arg(long, value_name = "DIR")]
     pub(crate) artifacts: Option<PathBuf>,
+    /// Where the binaries nodes lack (containerd, runc, the CNI plugins, crictl, kubelet,
+    /// kubectl) are downloaded once, checked against their published checksums, and kept, by
+    /// the bundle's versions [default: $XDG_CACHE_HOME/kbundle/artifacts, or
+    /// ~/.cache/kbundle/artifacts].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) artifacts_cache: Option<PathBuf>,
+    /// Download what nodes lack from this copy of the upstream layout (`<URL>/<host>/<path>`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) artifacts_mirror: Option<String>,
+    /// Download nothing: a node that lacks a binary is refused by preflight instead.
+    #[arg(long, conflicts_with = "artifacts")]
+    pub(crate) no_fetch: bool,
 
     /// Install over nodes that belong to another cluster.
     #[arg(long)]

@@ -986,6 +986,62 @@ fn targz(files: &[(&str, String)]) -> Vec<u8> {
     builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
+/// The file upstream publishes for the artifact `name` (placed at `install_path`), as the lab
+/// stands in for it: the real kubelet and kubectl, and small stand-ins for what cannot run here:
+/// shell scripts for runc, archives of them for containerd, the CNI plugins and crictl. What it
+/// places on a node is added to `placed` (absolute path, contents).
+fn fake_binary(
+    real: &kubernetes::Binaries,
+    name: &str,
+    install_path: &str,
+    placed: &mut Vec<(String, Vec<u8>)>,
+) -> Vec<u8> {
+    let script = |name: &str| {
+        format!(
+            "#!/bin/sh\n# kbundle test fixture: stands in for {name}, placed by apply --artifacts\nexit 0\n"
+        )
+    };
+    let members: Vec<(&str, String)> = match name {
+        "containerd" => vec![
+            ("bin/containerd", CONTAINERD_2.to_owned()),
+            (
+                "bin/containerd-shim-runc-v2",
+                script("containerd-shim-runc-v2"),
+            ),
+        ],
+        "cni-plugins" => FLANNEL_CNI_PLUGINS
+            .iter()
+            .map(|plugin| (*plugin, script(plugin)))
+            .collect(),
+        "crictl" => vec![("crictl", script("crictl"))],
+        _ => Vec::new(),
+    };
+    if members.is_empty() {
+        // The Kubernetes binaries are the real ones (the lab kubelet runs the placed
+        // kubelet); what cannot run here is a script.
+        let contents = match name {
+            "kubelet" | "kubectl" => std::fs::read(real.component(name)).expect("the real binary"),
+            _ => script(name).into_bytes(),
+        };
+        placed.push((install_path.to_owned(), contents.clone()));
+        contents
+    } else {
+        for (member, contents) in &members {
+            placed.push((
+                format!("{install_path}/{}", member.trim_start_matches("./")),
+                contents.clone().into_bytes(),
+            ));
+        }
+        targz(&members)
+    }
+}
+
+/// The CNI plugins flannel's configuration calls, and loopback.
+const FLANNEL_CNI_PLUGINS: [&str; 4] = ["./bridge", "./host-local", "./portmap", "./loopback"];
+
+/// containerd as the lab has it: a stand-in that answers `--version` as 2.x does.
+const CONTAINERD_2: &str = "#!/bin/sh\n# kbundle test fixture: stands in for containerd 2\nif [ \"$1\" = --version ]; then echo 'containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376'; fi\nexit 0\n";
+
 /// Fills `directory` the way `kbundle artifacts fetch BUNDLE -o DIR --arch <lab arch> --mirror …`
 /// lays it out (`binaries/<arch>/<last part of the url>`, `images/<reference with / and : as
 /// _>.tar`, the record `artifacts-fetched.json`): the real kubelet and kubectl, and small
@@ -1001,11 +1057,6 @@ fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, Vec<u
             .contents,
     )
     .expect("JSON");
-    let script = |name: &str| {
-        format!(
-            "#!/bin/sh\n# kbundle test fixture: stands in for {name}, placed by apply --artifacts\nexit 0\n"
-        )
-    };
     let mut record = Vec::new();
     let mut placed = Vec::new();
     for binary in listed["binaries"].as_array().expect("binaries") {
@@ -1013,42 +1064,7 @@ fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, Vec<u
             continue;
         }
         let field = |key: &str| binary[key].as_str().expect(key).to_owned();
-        let (name, install_path) = (field("name"), field("install_path"));
-        let members: Vec<(&str, String)> = match name.as_str() {
-            "containerd" => vec![
-                ("bin/containerd", script("containerd")),
-                (
-                    "bin/containerd-shim-runc-v2",
-                    script("containerd-shim-runc-v2"),
-                ),
-            ],
-            "cni-plugins" => vec![
-                ("./bridge", script("the bridge CNI plugin")),
-                ("./host-local", script("the host-local CNI plugin")),
-            ],
-            "crictl" => vec![("crictl", script("crictl"))],
-            _ => Vec::new(),
-        };
-        let bytes = if members.is_empty() {
-            // The Kubernetes binaries are the real ones (the lab kubelet runs the placed
-            // kubelet); what cannot run here is a script.
-            let contents = match name.as_str() {
-                "kubelet" | "kubectl" => {
-                    std::fs::read(real.component(&name)).expect("the real binary")
-                }
-                _ => script(&name).into_bytes(),
-            };
-            placed.push((install_path.clone(), contents.clone()));
-            contents
-        } else {
-            for (member, contents) in &members {
-                placed.push((
-                    format!("{install_path}/{}", member.trim_start_matches("./")),
-                    contents.clone().into_bytes(),
-                ));
-            }
-            targz(&members)
-        };
+        let bytes = fake_binary(&real, &field("name"), &field("install_path"), &mut placed);
         let url = field("url");
         let file = format!(
             "binaries/{}/{}",
@@ -1058,8 +1074,8 @@ fn fetch_fake_artifacts(bundle: &Bundle, directory: &Path) -> Vec<(String, Vec<u
         std::fs::create_dir_all(directory.join(&file).parent().expect("a folder")).expect("mkdir");
         std::fs::write(directory.join(&file), &bytes).expect("write");
         record.push(serde_json::json!({
-            "name": name, "version": field("version"), "arch": lab_arch(), "file": file,
-            "sha256": kbundle_core::bundle::sha256_hex(&bytes), "install_path": install_path,
+            "name": field("name"), "version": field("version"), "arch": lab_arch(), "file": file,
+            "sha256": kbundle_core::bundle::sha256_hex(&bytes), "install_path": field("install_path"),
             "nodes": field("nodes"),
         }));
     }
@@ -1284,4 +1300,269 @@ fn artifacts_are_checked_before_any_connection_placed_imported_and_reapplied_as_
     let kubelet_on_node =
         std::fs::read(lab.node_file(2, "/usr/local/bin/kubelet")).expect("kubelet");
     assert_eq!(kubelet_on_node, good);
+}
+
+/// Files placed on a node: (absolute path, contents).
+type Placed = Vec<(String, Vec<u8>)>;
+
+/// Lays out, under `directory`, a copy of the upstream layout (`<host>/<path>`, as `--mirror`
+/// and `--artifacts-mirror` read it) of every binary the bundle lists for the lab's
+/// architecture, each with its published checksum file. Returns every file placed on a
+/// control-plane node (absolute path, contents) and where the mirror holds each binary (name,
+/// file).
+fn fake_mirror(
+    bundle: &Bundle,
+    directory: &Path,
+) -> (Placed, Vec<(String, PathBuf)>) {
+    let real = kubernetes::Binaries::locate();
+    let listed: serde_json::Value = serde_json::from_slice(
+        &bundle
+            .entry(kbundle_core::bundle::layout::ARTIFACTS_JSON)
+            .expect("artifacts.json")
+            .contents,
+    )
+    .expect("JSON");
+    let mut placed = Vec::new();
+    let mut served = Vec::new();
+    for binary in listed["binaries"].as_array().expect("binaries") {
+        if binary["arch"] != lab_arch() {
+            continue;
+        }
+        let field = |key: &str| binary[key].as_str().expect(key).to_owned();
+        let bytes = fake_binary(&real, &field("name"), &field("install_path"), &mut placed);
+        let (url, sums) = (field("url"), field("checksum_url"));
+        let file = directory.join(url.trim_start_matches("https://"));
+        served.push((field("name"), file.clone()));
+        std::fs::create_dir_all(file.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(&file, &bytes).expect("write");
+        let name = url.rsplit('/').next().expect("a file name");
+        let sums = directory.join(sums.trim_start_matches("https://"));
+        std::fs::create_dir_all(sums.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(
+            &sums,
+            format!("{}  {name}\n", kbundle_core::bundle::sha256_hex(&bytes)),
+        )
+        .expect("write");
+    }
+    (placed, served)
+}
+
+/// Python's plain HTTP server serving `directory` on loopback inside the lab's operator
+/// namespace, where kbundle runs (so its traffic never leaves the lab); its log counts the
+/// requests. Ended, by its pid, when dropped.
+struct Mirror {
+    url: String,
+    log: PathBuf,
+    server: std::process::Child,
+}
+
+impl Mirror {
+    fn serve(lab: &Lab, directory: &Path) -> Self {
+        let log = lab.scratch_dir().join("mirror.log");
+        let file = std::fs::File::create(&log).expect("the mirror's log");
+        let server = lab
+            .command("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "18080",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(directory)
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("python3 runs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::fs::read_to_string(&log).is_ok_and(|text| text.contains("Serving HTTP")) {
+            assert!(Instant::now() < deadline, "the mirror did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            url: "http://127.0.0.1:18080".into(),
+            log,
+            server,
+        }
+    }
+
+    /// Requests answered so far.
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("\"GET /")
+            .count()
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn what_nodes_lack_is_fetched_once_into_the_cache_and_installed_and_wrong_versions_are_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Lab::new("fetch", 2);
+    install_fixtures(&lab);
+    // node2 has nothing: no containerd, runc, CNI plugins, crictl, kubelet or kubectl.
+    let bare = lab.ssh(
+        2,
+        SUDO_USER,
+        "sudo rm -f /usr/local/bin/containerd /usr/local/sbin/runc /usr/local/bin/crictl /usr/local/bin/kubelet /usr/local/bin/kubectl /opt/cni/bin/*",
+    );
+    assert!(bare.success(), "{bare}");
+    // node1 has a distribution's containerd 1.7.
+    let old = lab.ssh(
+        1,
+        SUDO_USER,
+        "printf '#!/bin/sh\\necho containerd github.com/containerd/containerd 1.7.24 1.7.24~ds1\\n' | sudo tee /usr/local/bin/containerd >/dev/null",
+    );
+    assert!(old.success(), "{old}");
+    let (bundle, zip) = write_bundle(&lab, &cluster_yaml(&lab, SUDO_USER, 1), "lab.zip");
+    let served = lab.scratch_dir().join("mirror");
+    let (placed, files) = fake_mirror(&bundle, &served);
+    let mirror = Mirror::serve(&lab, &served);
+    let cache = lab.scratch_dir().join("cache");
+    let (zip, hosts, log, cache_dir) = (
+        path(&zip),
+        known_hosts(&lab),
+        path(&lab.scratch_dir().join("log")),
+        path(&cache),
+    );
+    let mut args = apply_args(&zip, &hosts, &log);
+    args.extend([
+        "--artifacts-cache",
+        cache_dir.as_str(),
+        "--artifacts-mirror",
+        mirror.url.as_str(),
+    ]);
+
+    // (a) A wrong version is refused with the fix; on the first control-plane node that stops
+    // the run before anything is fetched or installed anywhere. What is merely missing is not
+    // a failure.
+    let output = kbundle(&lab, &args, Duration::from_secs(60));
+    let all = text(&output);
+    assert!(!output.status.success(), "{all}");
+    assert!(
+        all.contains("containerd 1.7.24 (/usr/local/bin/containerd) is too old")
+            && all.contains("apt-get remove containerd")
+            && all.contains("kbundle installs containerd v2.1.4 itself"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "missing, to be installed by kbundle: containerd, runc, kubelet, cni-plugins, crictl"
+        ),
+        "{all}"
+    );
+    assert_eq!(
+        mirror.requests(),
+        0,
+        "nothing is fetched for a run that stops"
+    );
+    for index in 1..=2 {
+        assert!(
+            !lab.node_file(index, "/etc/kubernetes").exists(),
+            "node{index}"
+        );
+    }
+    assert!(!lab.node_file(2, "/usr/local/bin/kubelet").exists());
+
+    // (b) The mirror serves a damaged kubelet: refused naming both checksums, nothing placed.
+    let fixed = lab.ssh(
+        1,
+        SUDO_USER,
+        &format!(
+            "printf '%s' {} | sudo tee /usr/local/bin/containerd >/dev/null",
+            kubernetes::shell_quote(CONTAINERD_2)
+        ),
+    );
+    assert!(fixed.success(), "{fixed}");
+    let kubelet = &files
+        .iter()
+        .find(|(name, _)| name == "kubelet")
+        .expect("the served kubelet")
+        .1;
+    let good = std::fs::read(kubelet).expect("the served kubelet");
+    let mut bad = good.clone();
+    bad[100] ^= 1;
+    std::fs::write(kubelet, &bad).expect("write");
+    let output = kbundle(&lab, &args, Duration::from_secs(120));
+    let all = text(&output);
+    assert!(!output.status.success(), "{all}");
+    assert!(
+        all.contains(&format!(
+            "sha256 {} is not the published {}",
+            kbundle_core::bundle::sha256_hex(&bad),
+            kbundle_core::bundle::sha256_hex(&good)
+        )),
+        "{all}"
+    );
+    assert!(!lab.node_file(2, "/usr/local/bin/kubelet").exists());
+
+    // (c) As served: node2 gets every binary it lacked, with its checksum; node1, which lacks
+    // nothing, gets nothing.
+    std::fs::write(kubelet, &good).expect("write");
+    let before = mirror.requests();
+    let output = kbundle(&lab, &args, Duration::from_secs(180));
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(
+        all.contains("node2: artifacts ok") && all.contains("installed what the node lacked: "),
+        "{all}"
+    );
+    assert!(
+        all.lines().any(|line| line.contains("node1: artifacts ok")
+            && line.contains("nothing missing: the node's own binaries are used")),
+        "{all}"
+    );
+    let fetched = mirror.requests() - before;
+    for (file, contents) in &placed {
+        if file.ends_with("/kubectl") {
+            assert!(
+                !lab.node_file(2, file).exists(),
+                "kubectl is for control-plane nodes only"
+            );
+            continue;
+        }
+        let landed = std::fs::read(lab.node_file(2, file))
+            .unwrap_or_else(|_| panic!("node2: {file} did not land\n{all}"));
+        assert_eq!(
+            kbundle_core::bundle::sha256_hex(&landed),
+            kbundle_core::bundle::sha256_hex(contents),
+            "node2: {file}"
+        );
+        let mode = std::fs::metadata(lab.node_file(2, file))
+            .expect("metadata")
+            .mode()
+            & 0o7777;
+        assert_eq!(mode, 0o755, "node2: {file}");
+    }
+    assert!(
+        std::fs::read_link(lab.node_file(1, "/usr/local/bin/kubelet")).is_ok(),
+        "node1 keeps its own kubelet"
+    );
+
+    // (d) The cache is reused: a node that lacks its kubelet again gets it with no download.
+    let again = lab.ssh(
+        2,
+        SUDO_USER,
+        "sudo rm /usr/local/bin/kubelet /var/lib/kbundle/journal",
+    );
+    assert!(again.success(), "{again}");
+    let before = mirror.requests();
+    let output = kbundle(&lab, &args, Duration::from_secs(120));
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(
+        all.contains("installed what the node lacked: kubelet "),
+        "{all}"
+    );
+    assert_eq!(mirror.requests(), before, "fetched again: {all}");
+    assert!(fetched > 0);
 }

@@ -3,7 +3,8 @@
 //! the bundle's `artifacts.json` (the very binaries, versions and images this cluster needs), and
 //! turned into a plan: per architecture, every file to place on a node with its SHA-256 and mode,
 //! archives listed entry by entry. Nothing here talks to a node; a folder that does not check out
-//! is refused here, so nothing is installed anywhere.
+//! is refused here, so nothing is installed anywhere. Without `--artifacts`, the binaries nodes
+//! lack are fetched into a cache on this machine ([`cached`]) and planned the same way.
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
@@ -31,6 +32,8 @@ pub(crate) struct ArtifactSet {
 pub(crate) struct Binary {
     /// `kubelet`, `containerd`, …
     pub(crate) name: String,
+    /// As the bundle pins it.
+    pub(crate) version: String,
     /// `amd64` or `arm64`.
     pub(crate) arch: String,
     /// Path relative to the folder, e.g. `binaries/amd64/kubelet`.
@@ -87,6 +90,87 @@ impl ArtifactSet {
             binary.arch == arch && (is_control_plane || !binary.is_control_plane_only)
         })
     }
+}
+
+/// Without `--artifacts`: where the binaries nodes lack are fetched to, once, and kept.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchSettings {
+    /// The cache's root (`~/.cache/kbundle/artifacts`); each bundle's versions get a folder.
+    pub(crate) cache: PathBuf,
+    /// A copy of the upstream layout to download from instead.
+    pub(crate) mirror: Option<String>,
+}
+
+impl FetchSettings {
+    /// `--artifacts-cache`, else `$XDG_CACHE_HOME/kbundle/artifacts`, else
+    /// `~/.cache/kbundle/artifacts`.
+    pub(crate) fn new(cache: Option<PathBuf>, mirror: Option<String>) -> anyhow::Result<Self> {
+        let cache = match cache {
+            Some(cache) => cache,
+            None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+                Some(base) => PathBuf::from(base).join("kbundle/artifacts"),
+                None => PathBuf::from(
+                    std::env::var_os("HOME")
+                        .context("HOME is not set: give --artifacts-cache DIR")?,
+                )
+                .join(".cache/kbundle/artifacts"),
+            },
+        };
+        Ok(Self { cache, mirror })
+    }
+}
+
+/// The cached artifacts folder of `bundle`'s versions, holding the binaries of `arches`:
+/// whatever is missing from it is fetched first (a folder that no longer checks out is fetched
+/// again whole). Every file is checked against its published checksum when fetched and against
+/// the folder's record when used, as an `--artifacts` folder is.
+pub(crate) fn cached(
+    bundle: &Bundle,
+    settings: &FetchSettings,
+    arches: &BTreeSet<String>,
+) -> anyhow::Result<ArtifactSet> {
+    let listed_bytes = &bundle
+        .entry(layout::ARTIFACTS_JSON)
+        .context("the bundle has no artifacts.json (made by an older kbundle?)")?
+        .contents;
+    let listed: serde_json::Value =
+        serde_json::from_slice(listed_bytes).context("the bundle's artifacts.json is not JSON")?;
+    // Keyed by what is fetched (names, versions, addresses), so bundles of the same versions
+    // share a folder and another version never finds a stale one.
+    let key = sha256_hex(listed["binaries"].to_string().as_bytes());
+    let directory = settings.cache.join(format!(
+        "{}-{}",
+        bundle.manifest.kubernetes_version,
+        &key[..16]
+    ));
+    let mut record = match fetch::verified(&directory) {
+        Ok(record) => record,
+        Err(_) => {
+            let _ = std::fs::remove_dir_all(&directory);
+            Vec::new()
+        }
+    };
+    let missing: Vec<String> = arches
+        .iter()
+        .filter(|arch| !record.iter().any(|fetched| &fetched.arch == *arch))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        std::fs::create_dir_all(&directory)
+            .with_context(|| format!("creating the cache `{}`", directory.display()))?;
+        let fetched = fetch::binaries(
+            &listed,
+            &missing,
+            &directory,
+            settings.mirror.as_deref(),
+            |_| {},
+        )
+        .with_context(|| format!("fetching into `{}`", directory.display()))?;
+        record.extend(fetched);
+        let text = serde_json::to_string_pretty(&record)? + "\n";
+        crate::files::write_atomically(&directory.join(fetch::FETCHED), text.as_bytes(), true)?;
+    }
+    load(&directory, bundle)
 }
 
 /// The hint every refusal ends with.
@@ -146,6 +230,7 @@ pub(crate) fn load(directory: &Path, bundle: &Bundle) -> anyhow::Result<Artifact
         match plan(directory, artifact, &text(listed, "install_path")) {
             Ok((is_archive, placed)) => planned.push(Binary {
                 name: artifact.name.clone(),
+                version: artifact.version.clone(),
                 arch: artifact.arch.clone(),
                 file: artifact.file.clone(),
                 sha256: artifact.sha256.clone(),

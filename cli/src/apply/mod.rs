@@ -64,6 +64,10 @@ pub(crate) struct Context {
     pub(crate) facts: std::sync::Mutex<std::collections::HashMap<String, NodeFacts>>,
     /// `--artifacts`: binaries and images to install, checked before any connection.
     pub(crate) artifacts: Option<artifacts::ArtifactSet>,
+    /// Without `--artifacts` (and without `--no-fetch`): where the binaries nodes lack come from.
+    pub(crate) fetch: Option<artifacts::FetchSettings>,
+    /// What was fetched for the nodes that lack binaries, once for the whole run.
+    pub(crate) fetched: std::sync::OnceLock<Result<artifacts::ArtifactSet, String>>,
 }
 
 /// What a run learnt about a node.
@@ -76,6 +80,11 @@ pub(crate) struct NodeFacts {
     /// images), once the artifacts phase has looked: the images phase then needs no look of
     /// its own.
     pub(crate) images_to_import: Option<Vec<usize>>,
+    /// The node's architecture as artifacts name it (`amd64`, `arm64`), once preflight looked.
+    pub(crate) arch: String,
+    /// The binaries (artifact names) preflight found missing, which the artifacts phase
+    /// installs from the fetched set.
+    pub(crate) missing: Vec<String>,
 }
 
 impl Context {
@@ -118,7 +127,37 @@ impl Context {
             bundle_hash,
             facts: std::sync::Mutex::new(std::collections::HashMap::new()),
             artifacts: None,
+            fetch: None,
+            fetched: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The binaries fetched for the nodes that lack some: fetched (into the cache) by the first
+    /// node that needs them, for the architectures of every node that lacks something; the
+    /// others wait for that and share it.
+    pub(crate) fn fetched_artifacts(&self) -> Result<&artifacts::ArtifactSet, String> {
+        self.fetched
+            .get_or_init(|| {
+                let settings = self
+                    .fetch
+                    .as_ref()
+                    .ok_or("nothing may be fetched (--no-fetch)")?;
+                let arches: std::collections::BTreeSet<String> = self
+                    .facts
+                    .lock()
+                    .map_err(|_| "the run's facts are unreadable".to_owned())?
+                    .values()
+                    .filter(|facts| !facts.missing.is_empty())
+                    .map(|facts| facts.arch.clone())
+                    .collect();
+                artifacts::cached(&self.bundle, settings, &arches).map_err(|error| {
+                    format!(
+                        "fetching what the nodes lack: {error:#}\nhint: give --artifacts-mirror URL for a copy of the upstream layout, or fetch on a connected machine (kbundle artifacts fetch) and pass --artifacts DIR"
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Index of the first control-plane node (addons and cluster checks run there).
@@ -170,6 +209,7 @@ pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
         Box::new(phases::NodeRanges),
         Box::new(phases::ReleaseControllerManager),
         Box::new(phases::Addons),
+        Box::new(phases::KubeVipRights),
         Box::new(phases::Validate),
     ]
 }

@@ -341,6 +341,14 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         wipe_data: args.wipe_data,
     };
     let mut context = Context::new(bundle, nodes, options);
+    // Without --artifacts, what nodes lack is fetched into the cache on this machine (unless
+    // --no-fetch).
+    if artifacts.is_none() && !args.no_fetch && mode == Mode::Apply {
+        context.fetch = Some(crate::apply::artifacts::FetchSettings::new(
+            args.artifacts_cache.clone(),
+            args.artifacts_mirror.clone(),
+        )?);
+    }
     context.artifacts = artifacts;
     let log_path = args
         .log

@@ -1,7 +1,8 @@
 //! `kbundle artifacts fetch`: on a connected machine, downloads every binary the bundle lists
 //! (with the system's curl), checks each against the checksum upstream publishes, and records
 //! what it got in `DIR/artifacts-fetched.json`, which `kbundle apply --artifacts DIR` checks
-//! again before anything is installed. Images are copied with skopeo when present.
+//! again before anything is installed. Images are copied with skopeo when present. `kbundle
+//! apply` fetches the binaries nodes lack the same way, into its cache.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,19 +83,21 @@ pub(crate) fn published_checksum(text: &str, file_name: &str) -> Option<String> 
     })
 }
 
-pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
-    let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
-    let entry = bundle
-        .entry(layout::ARTIFACTS_JSON)
-        .context("the bundle has no artifacts.json (made by an older kbundle?)")?;
-    let artifacts: serde_json::Value =
-        serde_json::from_slice(&entry.contents).context("artifacts.json is not JSON")?;
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("creating `{}`", args.output.display()))?;
+/// Downloads every binary `listed` (a bundle's `artifacts.json`) names for `arches` (all when
+/// empty) into `output` (`binaries/<arch>/<file>`), through `mirror` if given, and checks each
+/// against the checksum upstream publishes: a file that does not match is removed and is an
+/// error naming both checksums. `progress` hears one line per file.
+pub(crate) fn binaries(
+    listed: &serde_json::Value,
+    arches: &[String],
+    output: &Path,
+    mirror: Option<&str>,
+    mut progress: impl FnMut(String),
+) -> anyhow::Result<Vec<Fetched>> {
     let mut fetched = Vec::new();
-    for binary in artifacts["binaries"].as_array().into_iter().flatten() {
+    for binary in listed["binaries"].as_array().into_iter().flatten() {
         let text = |key: &str| binary[key].as_str().unwrap_or_default().to_owned();
-        if !args.arch.is_empty() && !args.arch.contains(&text("arch")) {
+        if !arches.is_empty() && !arches.contains(&text("arch")) {
             continue;
         }
         let url = text("url");
@@ -102,18 +105,15 @@ pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
         let relative = PathBuf::from("binaries")
             .join(text("arch"))
             .join(&file_name);
-        let target = args.output.join(&relative);
-        std::fs::create_dir_all(target.parent().context("a folder")?)?;
-        download(&through_mirror(&url, args.mirror.as_deref()), &target)?;
-        let sums = args
-            .output
+        let target = output.join(&relative);
+        std::fs::create_dir_all(target.parent().context("a folder")?)
+            .with_context(|| format!("creating `{}`", output.display()))?;
+        download(&through_mirror(&url, mirror), &target)?;
+        let sums = output
             .join("binaries")
             .join(text("arch"))
             .join(format!("{file_name}.published-sha256"));
-        download(
-            &through_mirror(&text("checksum_url"), args.mirror.as_deref()),
-            &sums,
-        )?;
+        download(&through_mirror(&text("checksum_url"), mirror), &sums)?;
         let published = std::fs::read_to_string(&sums)?;
         let _ = std::fs::remove_file(&sums);
         let expected = published_checksum(&published, &file_name).with_context(|| {
@@ -122,17 +122,17 @@ pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
         let actual = sha256_hex(&std::fs::read(&target)?);
         if actual != expected {
             let _ = std::fs::remove_file(&target);
-            eprintln!(
-                "error: {file_name}: sha256 {actual} is not the published {expected}; removed"
+            bail!(
+                "{file_name} from {}: sha256 {actual} is not the published {expected}; removed (a damaged download, or a mirror that serves another file)",
+                through_mirror(&url, mirror)
             );
-            return Err(Failure::Invalid);
         }
-        eprintln!(
+        progress(format!(
             "fetched {} {} {} (sha256 checked)",
             text("name"),
             text("version"),
             text("arch")
-        );
+        ));
         fetched.push(Fetched {
             name: text("name"),
             version: text("version"),
@@ -143,6 +143,30 @@ pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
             nodes: text("nodes"),
         });
     }
+    Ok(fetched)
+}
+
+pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
+    let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
+    let entry = bundle
+        .entry(layout::ARTIFACTS_JSON)
+        .context("the bundle has no artifacts.json (made by an older kbundle?)")?;
+    let artifacts: serde_json::Value =
+        serde_json::from_slice(&entry.contents).context("artifacts.json is not JSON")?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating `{}`", args.output.display()))?;
+    let arches: Vec<String> = args.arch.clone();
+    let mut fetched = binaries(
+        &artifacts,
+        &arches,
+        &args.output,
+        args.mirror.as_deref(),
+        |line| eprintln!("{line}"),
+    )
+    .map_err(|error| {
+        eprintln!("error: {error:#}");
+        Failure::Invalid
+    })?;
     if args.no_images {
         eprintln!(
             "images not fetched (--no-images): nodes pull them from their registry or mirror"

@@ -100,8 +100,13 @@ fn look(context: &Context, node: &NodeTarget, set: &ArtifactSet) -> Result<Look,
 /// Sends `file` (relative to the artifacts folder) to the node's staging folder and checks it
 /// there against `sha256`, so a copy damaged on the way (or a folder changed since it was
 /// checked) is never installed.
-fn send(context: &Context, node: &NodeTarget, file: &str, sha256: &str) -> Result<(), String> {
-    let set = context.artifacts.as_ref().ok_or("no --artifacts")?;
+fn send(
+    context: &Context,
+    node: &NodeTarget,
+    set: &ArtifactSet,
+    file: &str,
+    sha256: &str,
+) -> Result<(), String> {
     let target = quote(&format!("{}/{file}", staging(context)));
     let part = quote(&format!("{}/{file}.part", staging(context)));
     let command = format!(
@@ -176,6 +181,45 @@ fn place_script(context: &Context, binaries: &[&Binary]) -> String {
     script
 }
 
+/// Without `--artifacts`: the binaries preflight found missing, from the set fetched once into
+/// the cache on this machine, placed as `--artifacts` places them. A node that lacks nothing
+/// gets nothing (the binaries it has were checked by preflight, versions included).
+fn install_missing(context: &Context, node: &NodeTarget) -> Outcome {
+    let facts = context.facts(&node.name);
+    if facts.missing.is_empty() {
+        return Ok("nothing missing: the node's own binaries are used".into());
+    }
+    let set = context.fetched_artifacts()?;
+    let needed: Vec<&Binary> = set
+        .binaries_for(&facts.arch, node.has_role("control-plane"))
+        .filter(|binary| facts.missing.contains(&binary.name))
+        .collect();
+    let named: Vec<&str> = needed.iter().map(|binary| binary.name.as_str()).collect();
+    if let Some(lacking) = facts
+        .missing
+        .iter()
+        .find(|name| !named.contains(&name.as_str()))
+    {
+        return Err(format!(
+            "the node lacks {lacking}, which the bundle lists no {} binary of",
+            facts.arch
+        ));
+    }
+    for binary in &needed {
+        send(context, node, set, &binary.file, &binary.sha256)?;
+    }
+    root(context, node, &place_script(context, &needed))?;
+    let versions: Vec<String> = needed
+        .iter()
+        .map(|binary| format!("{} {}", binary.name, binary.version))
+        .collect();
+    Ok(format!(
+        "installed what the node lacked: {} ({}, checksums verified)",
+        versions.join(", "),
+        facts.arch
+    ))
+}
+
 impl Phase for Artifacts {
     fn name(&self) -> &'static str {
         "artifacts"
@@ -186,14 +230,17 @@ impl Phase for Artifacts {
     }
 
     fn groups(&self, context: &Context) -> Vec<Vec<usize>> {
-        match &context.artifacts {
-            Some(_) => vec![(0..context.nodes.len()).collect()],
-            None => Vec::new(),
+        if context.artifacts.is_some() || context.fetch.is_some() {
+            vec![(0..context.nodes.len()).collect()]
+        } else {
+            Vec::new()
         }
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
-        let set = context.artifacts.as_ref().ok_or("no --artifacts")?;
+        let Some(set) = context.artifacts.as_ref() else {
+            return install_missing(context, node);
+        };
         let look = look(context, node, set)?;
         context.learn(&node.name, |facts| {
             facts.images_to_import = Some(look.images.clone());
@@ -237,7 +284,7 @@ impl Phase for Artifacts {
             ));
         }
         for binary in &needed {
-            send(context, node, &binary.file, &binary.sha256)?;
+            send(context, node, set, &binary.file, &binary.sha256)?;
         }
         let output = root(context, node, &place_script(context, &needed))?;
         let placed = output
@@ -295,7 +342,7 @@ impl Phase for Images {
             .filter_map(|index| set.images.get(*index))
             .collect();
         for image in &images {
-            send(context, node, &image.file, &image.sha256)?;
+            send(context, node, set, &image.file, &image.sha256)?;
         }
         // containerd must run for ctr to reach it; `start` would start it next anyway, and the
         // kubelet (started there) then finds every image in place instead of failing to pull.

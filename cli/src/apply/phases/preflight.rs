@@ -21,6 +21,12 @@ struct Needs<'a> {
     /// With `--artifacts`, containerd, runc, the CNI plugins, the kubelet and kubectl come next,
     /// so they need not be there.
     from_artifacts: bool,
+    /// Binaries the node lacks are reported (`missing|NAME|`), to be fetched and installed,
+    /// rather than failed. A binary present at a wrong version still fails.
+    fetch_missing: bool,
+    /// The versions the bundle pins for containerd and the kubelet (what a fix installs).
+    containerd_version: &'a str,
+    kubelet_version: &'a str,
     /// The bundle's Kubernetes minor version, for the kubelet's version skew.
     minor: u32,
     /// The CNI plugins the CNI configuration uses (flannel's), if the bundle installs one.
@@ -52,32 +58,73 @@ echo "clock|value|$(date +%s)"
             "echo \"binaries|info|containerd, runc, the CNI plugins, kubelet and kubectl come from --artifacts\"\n",
         );
     } else {
-        script.push_str(
-            r#"check containerd 'command -v containerd >/dev/null' "present" "containerd is not installed (2.0.1 or newer; or install it with --artifacts)"
-if command -v containerd >/dev/null; then
-  containerd_version=$(containerd --version 2>/dev/null | awk '{print $3}')
-  containerd_major=$(echo "${containerd_version#v}" | cut -d. -f1)
-  check containerd-version '[ "${containerd_major:-0}" -ge 2 ] 2>/dev/null' "$containerd_version" "containerd ${containerd_version:-of unknown version} is too old: the bundle's config.toml is version 3, which containerd 1.x refuses or misreads (its CRI settings, SystemdCgroup among them, would be ignored and the cgroup driver would no longer match the kubelet's); install containerd 2.0.1 or newer (or use --artifacts)"
+        // present NAME TEST MESSAGE: without it the node fails, or, when apply fetches what
+        // nodes lack, it is reported missing and installed.
+        let present = |name: &str, test: &str, message: &str| {
+            if needs.fetch_missing {
+                format!(
+                    "if {test}; then echo '{name}|ok|present'; else echo 'missing|{name}|'; fi\n"
+                )
+            } else {
+                format!("check {name} '{test}' present \"{message}\"\n")
+            }
+        };
+        script.push_str(&present(
+            "containerd",
+            "command -v containerd >/dev/null",
+            "containerd is not installed (2.0.1 or newer; or let kbundle install it: apply without --no-fetch, or with --artifacts)",
+        ));
+        script.push_str(&format!(
+            r#"if command -v containerd >/dev/null; then
+  containerd_version=$(containerd --version 2>/dev/null | awk '{{print $3}}')
+  containerd_major=$(echo "${{containerd_version#v}}" | cut -d. -f1)
+  check containerd-version '[ "${{containerd_major:-0}}" -ge 2 ] 2>/dev/null' "$containerd_version" "containerd ${{containerd_version:-of unknown version}} ($(command -v containerd)) is too old: the bundle's config.toml is version 3, which containerd 1.x refuses or misreads (its CRI settings, SystemdCgroup among them, would be ignored and the cgroup driver would no longer match the kubelet's); remove it (apt-get remove containerd) and apply again, and kbundle installs containerd {containerd} itself (or install 2.0.1 or newer yourself)"
 fi
-check runc 'command -v runc >/dev/null' "present" "runc is not installed: containerd runs containers with it (install runc, or use --artifacts)"
-check kubelet 'command -v kubelet >/dev/null' "present" "kubelet is not installed (or install it with --artifacts)"
 "#,
-        );
+            containerd = needs.containerd_version,
+        ));
+        script.push_str(&present(
+            "runc",
+            "command -v runc >/dev/null",
+            "runc is not installed: containerd runs containers with it (install runc, or let kbundle install it: apply without --no-fetch, or with --artifacts)",
+        ));
+        script.push_str(&present(
+            "kubelet",
+            "command -v kubelet >/dev/null",
+            "kubelet is not installed (or let kbundle install it: apply without --no-fetch, or with --artifacts)",
+        ));
         script.push_str(&format!(
             r#"if command -v kubelet >/dev/null; then
   kubelet_version=$(kubelet --version 2>/dev/null | awk '{{print $2}}')
   kubelet_minor=$(echo "$kubelet_version" | cut -d. -f2)
-  check kubelet-version '[ "${{kubelet_minor:-0}}" -le {minor} ] 2>/dev/null && [ "${{kubelet_minor:-0}}" -ge {oldest} ] 2>/dev/null' "$kubelet_version" "kubelet ${{kubelet_version:-of unknown version}} is outside the version skew policy for Kubernetes 1.{minor} (a kubelet may be up to three minors older than the API server, never newer): install kubelet 1.{minor} (or use --artifacts)"
+  check kubelet-version '[ "${{kubelet_minor:-0}}" -le {minor} ] 2>/dev/null && [ "${{kubelet_minor:-0}}" -ge {oldest} ] 2>/dev/null' "$kubelet_version" "kubelet ${{kubelet_version:-of unknown version}} ($(command -v kubelet)) is outside the version skew policy for Kubernetes 1.{minor} (a kubelet may be up to three minors older than the API server, never newer): remove it (apt-get remove kubelet) and apply again, and kbundle installs kubelet {kubelet} itself (or install kubelet 1.{minor} yourself)"
 fi
 "#,
             minor = needs.minor,
             oldest = needs.minor.saturating_sub(3),
+            kubelet = needs.kubelet_version,
         ));
         if !needs.cni_plugins.is_empty() {
             script.push_str(&format!(
-                "missing_plugins=; for plugin in {}; do [ -x \"/opt/cni/bin/$plugin\" ] || missing_plugins=\"$missing_plugins $plugin\"; done\ncheck cni-plugins '[ -z \"$missing_plugins\" ]' present \"the CNI plugins$missing_plugins are missing from /opt/cni/bin: the pod network's configuration calls them (install the CNI plugins release, or use --artifacts)\"\n",
+                "missing_plugins=; for plugin in {}; do [ -x \"/opt/cni/bin/$plugin\" ] || missing_plugins=\"$missing_plugins $plugin\"; done\n",
                 needs.cni_plugins.join(" ")
             ));
+            script.push_str(&present(
+                "cni-plugins",
+                "[ -z \"$missing_plugins\" ]",
+                "the CNI plugins$missing_plugins are missing from /opt/cni/bin: the pod network's configuration calls them (install the CNI plugins release, or let kbundle install it: apply without --no-fetch, or with --artifacts)",
+            ));
+        }
+        if needs.is_control_plane {
+            script.push_str(&present(
+                "kubectl",
+                "command -v kubectl >/dev/null",
+                "kubectl is missing: the node-ranges, addons and validate phases run it here (or let kbundle install it: apply without --no-fetch, or with --artifacts)",
+            ));
+        }
+        if needs.fetch_missing {
+            // crictl is no requirement (reset uses it when present), but it comes along.
+            script.push_str("command -v crictl >/dev/null || echo 'missing|crictl|'\n");
         }
     }
     // Another kubelet drop-in that sets ExecStart (the kubeadm package's 10-kubeadm.conf) may
@@ -109,9 +156,6 @@ warn kubelet-drop-ins '[ -z "$foreign" ]' "none but kbundle's" "another kubelet 
     script.push_str("echo \"hostname|info|$(hostname)\"\n");
     if needs.is_control_plane || needs.runs_etcd_wait {
         script.push_str("check curl 'command -v curl >/dev/null' present \"curl is missing (the wait phases use it)\"\n");
-    }
-    if needs.is_control_plane && !needs.from_artifacts {
-        script.push_str("check kubectl 'command -v kubectl >/dev/null' present \"kubectl is missing (the addons phase uses it)\"\n");
     }
     script
 }
@@ -148,12 +192,30 @@ impl Phase for Preflight {
             .nth(1)
             .and_then(|minor| minor.parse().ok())
             .unwrap_or(0);
+        let listed: serde_json::Value = context
+            .bundle
+            .entry(kbundle_core::bundle::layout::ARTIFACTS_JSON)
+            .and_then(|entry| serde_json::from_slice(&entry.contents).ok())
+            .unwrap_or_default();
+        let pinned = |name: &str| {
+            listed["binaries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|binary| binary["name"] == name)
+                .and_then(|binary| binary["version"].as_str())
+                .unwrap_or("of the bundle's version")
+                .to_owned()
+        };
         let needs = Needs {
             address: &address,
             is_control_plane: node.has_role("control-plane"),
             runs_etcd_wait: first_etcd.is_some_and(|index| context.nodes[index].name == node.name),
             staging: &context.staging,
             from_artifacts: context.artifacts.is_some(),
+            fetch_missing: context.fetch.is_some(),
+            containerd_version: &pinned("containerd"),
+            kubelet_version: &pinned("kubelet"),
             minor,
             cni_plugins: if with_flannel {
                 &FLANNEL_CNI_PLUGINS
@@ -166,6 +228,8 @@ impl Phase for Preflight {
         let mut failures = Vec::new();
         let mut ignored = Vec::new();
         let mut warnings = Vec::new();
+        let mut missing = Vec::new();
+        let mut arch = String::new();
         for line in output.stdout.lines() {
             let mut parts = line.splitn(3, '|');
             let (Some(name), Some(status), Some(detail)) =
@@ -173,6 +237,17 @@ impl Phase for Preflight {
             else {
                 continue;
             };
+            if name == "missing" {
+                missing.push(status.to_owned());
+                continue;
+            }
+            if name == "arch" {
+                arch = match detail {
+                    "x86_64" => "amd64".to_owned(),
+                    "aarch64" => "arm64".to_owned(),
+                    other => other.to_owned(),
+                };
+            }
             let failed = match status {
                 "fail" => Some(detail.to_owned()),
                 "warn" => {
@@ -200,12 +275,22 @@ impl Phase for Preflight {
                 }
             }
         }
+        context.learn(&node.name, |facts| {
+            facts.arch = arch;
+            facts.missing.clone_from(&missing);
+        });
         if failures.is_empty() {
-            let passed = if ignored.is_empty() {
+            let mut passed = if ignored.is_empty() {
                 "all checks passed".to_owned()
             } else {
                 format!("passed; {}", ignored.join(", "))
             };
+            if !missing.is_empty() {
+                passed.push_str(&format!(
+                    "; missing, to be installed by kbundle: {}",
+                    missing.join(", ")
+                ));
+            }
             Ok(if warnings.is_empty() {
                 passed
             } else {
@@ -231,6 +316,9 @@ mod tests {
             runs_etcd_wait: false,
             staging: ".kbundle/demo",
             from_artifacts: false,
+            fetch_missing: false,
+            containerd_version: "2.1.4",
+            kubelet_version: "v1.37.2",
             minor: 37,
             cni_plugins: &FLANNEL_CNI_PLUGINS,
         }
@@ -280,5 +368,22 @@ mod tests {
             );
         }
         assert!(from_artifacts.contains("warn kubelet-drop-ins"));
+
+        // When apply fetches what nodes lack, a missing binary is reported, a wrong version
+        // still fails with the fix naming what kbundle installs.
+        let fetching = script(&Needs {
+            fetch_missing: true,
+            is_control_plane: true,
+            ..needs()
+        });
+        assert!(fetching.contains(
+            "if command -v containerd >/dev/null; then echo 'containerd|ok|present'; else echo 'missing|containerd|'; fi"
+        ));
+        assert!(fetching.contains("else echo 'missing|kubectl|'"));
+        assert!(fetching.contains("echo 'missing|crictl|'"));
+        assert!(!fetching.contains("check containerd "));
+        assert!(fetching.contains("check containerd-version"));
+        assert!(fetching.contains("kbundle installs containerd 2.1.4 itself"));
+        assert!(fetching.contains("kbundle installs kubelet v1.37.2 itself"));
     }
 }
