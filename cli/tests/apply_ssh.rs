@@ -24,7 +24,8 @@ use kbundle_core::pki::PkiInputs;
 use kbundle_tests::kubernetes;
 use kbundle_tests::lab::{Lab, PASSWORD_SUDO_USER, SUDO_USER};
 
-const NEEDS_AN_API_SERVER: &str = "wait-apiserver,node-ranges,controller-manager,addons,validate";
+const NEEDS_AN_API_SERVER: &str =
+    "wait-apiserver,node-ranges,controller-manager,addons,kube-vip,validate";
 
 fn cluster_yaml(lab: &Lab, user: &str, control_planes: usize) -> String {
     let mut yaml = format!(
@@ -137,6 +138,9 @@ fn apply_args<'a>(bundle: &'a str, known_hosts: &'a str, log: &'a str) -> Vec<&'
         "60",
         "--log",
         log,
+        // The nodes have the lab's binaries, or lack them on purpose: nothing is downloaded
+        // (the tests of fetching and of --artifacts take this out).
+        "--no-fetch",
     ]
 }
 
@@ -151,7 +155,19 @@ fn assert_files_landed(lab: &Lab, bundle: &Bundle) {
             let on_node = lab.node_file(index, &file.path);
             let contents = std::fs::read_to_string(&on_node)
                 .unwrap_or_else(|_| panic!("{name}: {} did not land", file.path));
-            assert_eq!(contents, file.contents, "{name}: {} differs", file.path);
+            // kube-vip's manifest is adapted to the node: the VIP on eth0, the interface that
+            // holds the node's address (the first node's kube-vip keeps super-admin.conf until
+            // the API phases, skipped here).
+            let expected = file.contents.replace("@NODE_INTERFACE@", "eth0");
+            let contents = if file.path.ends_with("/kube-vip.yaml") && index == 1 {
+                contents.replace(
+                    "path: /etc/kubernetes/super-admin.conf",
+                    "path: /etc/kubernetes/admin.conf",
+                )
+            } else {
+                contents
+            };
+            assert_eq!(contents, expected, "{name}: {} differs", file.path);
             let mode = std::fs::metadata(&on_node).expect("metadata").mode() & 0o7777;
             assert_eq!(mode, file.mode, "{name}: {} has mode {mode:o}", file.path);
         }
@@ -550,7 +566,7 @@ fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
     assert_ne!(output.status.code(), Some(0));
     let all = text(&output);
     assert!(
-        all.contains("kubelet-version: kubelet v1.37.2 is outside the version skew policy for Kubernetes 1.34")
+        all.contains("kubelet-version: kubelet v1.37.2 (/usr/local/bin/kubelet) is outside the version skew policy for Kubernetes 1.34")
             && all.contains("install kubelet 1.34"),
         "{all}"
     );
@@ -588,7 +604,7 @@ fn preflight_refuses_a_node_that_is_not_ready_and_names_why() {
     for needle in [
         "kubelet: kubelet is not installed",
         "port-10250: port 10250 is already in use",
-        "containerd-version: containerd v1.7.24 is too old: the bundle's config.toml is version 3",
+        "containerd-version: containerd v1.7.24 (/usr/local/bin/containerd) is too old: the bundle's config.toml is version 3",
         "runc: runc is not installed",
         "cni-plugins: the CNI plugins portmap are missing from /opt/cni/bin",
         "warning: kubelet-drop-ins: another kubelet drop-in sets ExecStart and may replace kbundle's command line: /etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
@@ -1128,6 +1144,7 @@ fn artifacts_are_checked_before_any_connection_placed_imported_and_reapplied_as_
         path(&directory),
     );
     let mut args = apply_args(&zip, &hosts, &log);
+    args.retain(|arg| *arg != "--no-fetch");
     args.extend(["--artifacts", dir.as_str()]);
 
     // (a) One byte of the kubelet changed: refused before any connection, nothing installed.
@@ -1310,10 +1327,7 @@ type Placed = Vec<(String, Vec<u8>)>;
 /// architecture, each with its published checksum file. Returns every file placed on a
 /// control-plane node (absolute path, contents) and where the mirror holds each binary (name,
 /// file).
-fn fake_mirror(
-    bundle: &Bundle,
-    directory: &Path,
-) -> (Placed, Vec<(String, PathBuf)>) {
+fn fake_mirror(bundle: &Bundle, directory: &Path) -> (Placed, Vec<(String, PathBuf)>) {
     let real = kubernetes::Binaries::locate();
     let listed: serde_json::Value = serde_json::from_slice(
         &bundle
@@ -1435,6 +1449,7 @@ fn what_nodes_lack_is_fetched_once_into_the_cache_and_installed_and_wrong_versio
         path(&cache),
     );
     let mut args = apply_args(&zip, &hosts, &log);
+    args.retain(|arg| *arg != "--no-fetch");
     args.extend([
         "--artifacts-cache",
         cache_dir.as_str(),

@@ -482,6 +482,8 @@ impl ClusterLab {
             .arg(self.lab.known_hosts())
             .args(["--connect-timeout", "5", "--log"])
             .arg(self.lab.scratch_dir().join("apply.log"))
+            // Every node has the lab's binaries: nothing is ever downloaded in the lab.
+            .arg("--no-fetch")
             .args(extra);
         command
     }
