@@ -56,10 +56,10 @@ pub(super) fn assign(
             Diagnostic::error(path.clone(), message)
                 .value(&node.name)
                 .hint(format!(
-                    "the API server cannot change a Node's pod range once set: give \
-                     spec.networking.podSubnet and nodeCIDRMaskSize back the values that hold \
-                     `{old_text}`, or remove the node from the cluster (kubectl delete node {}) \
-                     and generate without its old range",
+                    "keep spec.networking.podSubnet and nodeCIDRMaskSize as in the previous \
+                     bundle (they held `{old_text}`): the API server cannot change a Node's pod \
+                     range once set (other ranges need the Node deleted first, kubectl delete \
+                     node {}, and a bundle made without --previous)",
                     node.name
                 ))
         };

@@ -399,7 +399,9 @@ fn a_previous_range_that_no_longer_fits_is_refused_naming_node_range_and_fix() {
         "{text}"
     );
     assert!(
-        text.contains("hint: the API server cannot change a Node's pod range"),
+        text.contains(
+            "hint: keep spec.networking.podSubnet and nodeCIDRMaskSize as in the previous bundle"
+        ),
         "{text}"
     );
     // Another node mask.
