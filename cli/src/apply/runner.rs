@@ -534,7 +534,7 @@ mod tests {
         assert!(
             reason.starts_with(
                 "node cp1 has the pod range 10.244.0.0/24 and this bundle plans 10.244.74.0/24 \
-                 for it; nothing was changed"
+                 for it; no Node was changed"
             ) && reason.contains("kbundle generate --previous OLD_BUNDLE.zip"),
             "{reason}"
         );

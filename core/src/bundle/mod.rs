@@ -497,7 +497,7 @@ The bootstrap token expires at {expiration} (UTC, with the certificates): after 
 can join with this bundle. The new node gets its pod range from kube-controller-manager (a
 range the plan leaves free), not from the plan: `plan.txt` does not list it, and a node added
 to `cluster.yaml` later may be planned the same range (`kbundle apply` refuses such a bundle
-before changing anything; compare `plan.txt` with
+before changing any Node; compare `plan.txt` with
 `kubectl --kubeconfig admin.conf get nodes -o custom-columns=NAME:.metadata.name,PODS:.spec.podCIDRs`).
 "#,
         name = config.name,

@@ -107,7 +107,7 @@ impl Phase for NodeRanges {
         let conflicts = range_conflicts(&ranges, &listing.stdout);
         if !conflicts.is_empty() {
             return Err(format!(
-                "{}; nothing was changed\nhint: the API server cannot change a Node's pod range: \
+                "{}; no Node was changed\nhint: the API server cannot change a Node's pod range: \
                  generate this bundle again with `kbundle generate --previous OLD_BUNDLE.zip`, \
                  OLD_BUNDLE.zip being the bundle applied last to this cluster",
                 conflicts.join("; ")
