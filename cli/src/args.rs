@@ -229,6 +229,10 @@ pub(crate) struct GenerateArgs {
     /// Read the passphrase from this file (first line) instead of asking.
     #[arg(long, value_name = "FILE")]
     pub(crate) passphrase_file: Option<PathBuf>,
+    /// The bundle applied last to this cluster: every node in it keeps its pod range (the API
+    /// server refuses to change a Node's). An encrypted one opens with --passphrase-file or asks.
+    #[arg(long, value_name = "OLD_BUNDLE_ZIP")]
+    pub(crate) previous: Option<PathBuf>,
     /// Seed (64 hex digits) for every key: the same seed and inputs give the same bundle. For
     /// tests and reproducibility checks only; without it the operating system's generator is used.
     #[arg(long, value_name = "HEX", hide = true)]
@@ -279,6 +283,13 @@ pub(crate) struct PlanArgs {
     /// Output format: a readable table, or JSON for scripts.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub(crate) output: Format,
+    /// The bundle applied last to this cluster: show the plan that keeps its pod ranges, as
+    /// `kbundle generate --previous` would make it.
+    #[arg(long, value_name = "OLD_BUNDLE_ZIP")]
+    pub(crate) previous: Option<PathBuf>,
+    /// Passphrase file for an encrypted previous bundle (asked for otherwise).
+    #[arg(long, value_name = "FILE", requires = "previous")]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -89,8 +89,8 @@ fn plan_json_has_the_contract_keys() {
     assert_eq!(plan["apiserver_service_ip"], "10.96.0.1");
     assert_eq!(plan["dns_service_ip"], "10.96.0.10");
     assert_eq!(plan["nodes"][2]["name"], "cp3");
-    assert_eq!(plan["nodes"][2]["pod_cidrs"][0], "10.244.2.0/24");
-    assert_eq!(plan["nodes"][2]["pod_cidrs"][1], "fd00:10:244:2::/64");
+    assert_eq!(plan["nodes"][2]["pod_cidrs"][0], "10.244.193.0/24");
+    assert_eq!(plan["nodes"][2]["pod_cidrs"][1], "fd00:10:244:c1::/64");
     assert_eq!(plan["max_nodes"], 256);
     assert_eq!(plan["max_pods_per_node"], 110);
     assert!(
@@ -204,4 +204,134 @@ fn usage_errors_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     let output = kbundle(&fixtures(), &["frobnicate"]);
     assert_eq!(output.status.code(), Some(2));
+}
+
+/// A cluster of `names` (the first one the control plane) in a pod subnet of four /24s, where
+/// names collide: cp1 and bravo hash to the same range.
+fn small_cluster(names: &[&str], pod_subnet: &str) -> String {
+    let mut yaml = String::from(
+        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {name: ranges}\nspec:\n  controlPlaneEndpoint: 192.0.2.100\n  nodes:\n",
+    );
+    for (index, name) in names.iter().enumerate() {
+        let roles = if *name == "cp1" {
+            "[control-plane, etcd, worker]"
+        } else {
+            "[worker]"
+        };
+        yaml.push_str(&format!(
+            "    - {{name: {name}, address: 192.0.2.{}, roles: {roles}}}\n",
+            index + 10
+        ));
+    }
+    yaml.push_str(&format!(
+        "  networking: {{podSubnet: {pod_subnet}, serviceSubnet: 10.96.0.0/16}}\n"
+    ));
+    yaml
+}
+
+#[test]
+fn generate_previous_keeps_every_range_and_refuses_one_that_no_longer_fits() {
+    let directory = scratch_dir("previous");
+    let write = |name: &str, text: &str| std::fs::write(directory.join(name), text).expect("write");
+    write("old.yaml", &small_cluster(&["cp1", "w1"], "10.244.0.0/22"));
+    // bravo, inserted at the top, hashes to cp1's range and sorts before it.
+    write(
+        "new.yaml",
+        &small_cluster(&["bravo", "cp1", "w1"], "10.244.0.0/22"),
+    );
+    write(
+        "moved.yaml",
+        &small_cluster(&["bravo", "cp1", "w1"], "10.245.0.0/22"),
+    );
+    write("passphrase", "correct horse battery\n");
+    let seed = ["--seed", &"ab".repeat(32), "--issued-at", "1790000000"];
+    let generate = |args: &[&str]| kbundle(&directory, &[&["generate"], args, &seed].concat());
+
+    let old = generate(&["old.yaml", "-o", "old.zip"]);
+    assert!(old.status.success(), "{}", transcript(&old));
+    let before = kbundle(&directory, &["plan", "old.yaml"]);
+    let without = kbundle(&directory, &["plan", "new.yaml"]);
+    let with = kbundle(&directory, &["plan", "new.yaml", "--previous", "old.zip"]);
+    let range_of = |output: &Output, node: &str| -> String {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find(|line| line.starts_with(&format!("{node} ")))
+            .and_then(|line| line.split_whitespace().nth(3))
+            .unwrap_or_else(|| panic!("{node} in {}", transcript(output)))
+            .to_owned()
+    };
+    // Without the previous bundle, the newcomer takes cp1's range: the case --previous is for.
+    assert_ne!(range_of(&without, "cp1"), range_of(&before, "cp1"));
+    for node in ["cp1", "w1"] {
+        assert_eq!(
+            range_of(&with, node),
+            range_of(&before, node),
+            "{node} moved"
+        );
+    }
+    insta::assert_snapshot!("plan-previous", transcript(&with));
+
+    let new = generate(&["new.yaml", "-o", "new.zip", "--previous", "old.zip"]);
+    assert!(new.status.success(), "{}", transcript(&new));
+    // The new bundle records the kept ranges (inspect prints its plan.txt), and passes them on.
+    let inspect = kbundle(&directory, &["inspect", "new.zip"]);
+    let inspected = String::from_utf8_lossy(&inspect.stdout);
+    for node in ["cp1", "w1", "bravo"] {
+        let range = range_of(&with, node);
+        assert!(
+            inspected
+                .lines()
+                .any(|l| l.starts_with(&format!("{node} ")) && l.contains(&range)),
+            "{node} {range}: {inspected}"
+        );
+    }
+
+    // An encrypted previous bundle opens with the passphrase file.
+    let encrypted = generate(&[
+        "old.yaml",
+        "-o",
+        "old-encrypted.zip",
+        "--passphrase-file",
+        "passphrase",
+    ]);
+    assert!(encrypted.status.success(), "{}", transcript(&encrypted));
+    let from_encrypted = kbundle(
+        &directory,
+        &[
+            "plan",
+            "new.yaml",
+            "--previous",
+            "old-encrypted.zip",
+            "--passphrase-file",
+            "passphrase",
+        ],
+    );
+    assert_eq!(
+        from_encrypted.stdout,
+        with.stdout,
+        "{}",
+        transcript(&from_encrypted)
+    );
+
+    // Another pod subnet cannot hold the old ranges: refused, nothing written.
+    let refused = generate(&["moved.yaml", "-o", "moved.zip", "--previous", "old.zip"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", transcript(&refused));
+    assert!(!directory.join("moved.zip").exists(), "nothing was written");
+    insta::assert_snapshot!("generate-previous-does-not-fit", transcript(&refused));
+
+    // A previous bundle that is not one is refused as such.
+    write("not-a-bundle.zip", "hello");
+    let broken = generate(&[
+        "new.yaml",
+        "-o",
+        "broken.zip",
+        "--previous",
+        "not-a-bundle.zip",
+    ]);
+    assert_eq!(broken.status.code(), Some(2), "{}", transcript(&broken));
+    assert!(
+        !directory.join("broken.zip").exists(),
+        "nothing was written"
+    );
+    let _ = std::fs::remove_dir_all(&directory);
 }

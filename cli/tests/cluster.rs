@@ -6,7 +6,8 @@
 //! real kubelet once with the installed unit's command line.
 //!
 //! Scenarios: one control-plane node and two workers (every check, a no-op second apply, the
-//! API server killed mid-apply, a worker joining later, reset and a fresh CA); three
+//! API server killed mid-apply, a worker joining later, a bundle that would move its pod range
+//! refused, reset and a fresh CA); three
 //! control-plane nodes behind haproxy; dual-stack.
 
 use std::path::{Path, PathBuf};
@@ -552,6 +553,8 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
         "node4's range {range} is not a planned node's"
     );
 
+    assert_a_bundle_that_would_move_a_range_is_refused(&cluster, &shape, &zip, &admin);
+
     // reset, then a freshly generated bundle of the same nodes (a new CA): Ready again.
     let reset = cluster.kbundle_run(&[
         "reset",
@@ -581,6 +584,87 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     assert!(run.success(), "{run}\n{logs}");
     let admin = admin_conf(&cluster, &fresh);
     assert_nodes_ready_with_planned_ranges(&cluster, &fresh, &admin);
+}
+
+/// node4 (joined, with the range kube-controller-manager gave it) is inserted at the top of
+/// cluster.yaml and the bundle generated again with `--previous`: node1-3 keep their ranges in
+/// the plan, and since node4's planned range is not the one it has, the API server would refuse
+/// it: `node-ranges` stops before changing anything, naming node4, both ranges and the fix.
+fn assert_a_bundle_that_would_move_a_range_is_refused(
+    cluster: &ClusterLab,
+    shape: &ClusterShape,
+    zip: &Path,
+    admin: &Path,
+) {
+    let yaml = shape.cluster_yaml(&cluster.lab).replacen(
+        "  nodes:\n",
+        &format!(
+            "  nodes:\n    - {{name: node4, address: \"{}\", roles: [worker]}}\n",
+            cluster.lab.node_address(4)
+        ),
+        1,
+    );
+    let dir = cluster.lab.scratch_dir();
+    let config = dir.join("single-node4.yaml");
+    std::fs::write(&config, yaml).expect("write cluster.yaml");
+    let moved = dir.join("single-node4.zip");
+    let generated = cluster.kbundle_run(&[
+        "generate",
+        &config.display().to_string(),
+        "-o",
+        &moved.display().to_string(),
+        "--previous",
+        &zip.display().to_string(),
+    ]);
+    assert!(generated.success(), "{generated}");
+    let old = planned_ranges(cluster, zip);
+    let new = planned_ranges(cluster, &moved);
+    for (name, ranges) in &old {
+        assert!(
+            new.contains(&(name.clone(), ranges.clone())),
+            "{name} moved: {new:?}"
+        );
+    }
+    let node4_range = || {
+        let range = cluster.kubectl(
+            admin,
+            &["get", "node", "node4", "-o", "jsonpath={.spec.podCIDR}"],
+        );
+        range.expect_success().trim().to_owned()
+    };
+    let held = node4_range();
+    let planned = &new
+        .iter()
+        .find(|(name, _)| name == "node4")
+        .expect("node4 planned")
+        .1[0];
+    assert_ne!(
+        &held, planned,
+        "kube-controller-manager gives the first free range"
+    );
+    // Only node1, where node-ranges runs (the joined node4 stays as it is), and only the check:
+    // `generate` made a new CA, so the bundle's files would replace the cluster's (hence also
+    // --force: the journal names the old CA's cluster); node1's own super-admin.conf is used.
+    let run = cluster.apply(
+        &moved,
+        &[
+            "--nodes",
+            "node1",
+            "--force",
+            "--skip-phase",
+            "preflight,upload,install,start,wait-etcd,wait-apiserver",
+            "--wait-timeout",
+            "60",
+        ],
+    );
+    assert!(!run.success(), "{run}");
+    assert!(
+        run.stderr.contains(&format!(
+            "node node4 has the pod range {held} and this bundle plans {planned} for it"
+        )) && run.stderr.contains("kbundle generate --previous"),
+        "{run}"
+    );
+    assert_eq!(node4_range(), held, "no Node was changed");
 }
 
 /// The real kube-proxy runs on every node with the rendered configuration, and its rules let

@@ -15,7 +15,7 @@
 //! let validated = ClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic)).unwrap();
 //! let plan = NetworkPlan::new(&validated.config);
 //! assert_eq!(plan.apiserver_service_ip.to_string(), "10.96.0.1");
-//! assert_eq!(plan.nodes[0].pod_cidrs[0].to_string(), "10.244.0.0/24");
+//! assert_eq!(plan.nodes[0].pod_cidrs[0].to_string(), "10.244.74.0/24");
 //! ```
 
 pub mod artifacts;

@@ -516,6 +516,43 @@ mod tests {
     }
 
     #[test]
+    fn node_ranges_refuses_a_bundle_that_would_move_a_range_before_applying_anything() {
+        // The basic example plans cp1 10.244.74.0/24; the cluster says cp1 has 10.244.0.0/24
+        // (given by a bundle made in config order) and worker1 registered without a range.
+        let listing = Ok(Output {
+            status: Some(0),
+            stdout: "cp1 10.244.0.0/24\nworker1 \n".into(),
+            stderr: String::new(),
+        });
+        let cp1 = FakeRemote::node().first("get nodes -o jsonpath", listing);
+        let calls = cp1.calls();
+        let context = context(ExampleKind::Basic, vec![("cp1", cp1)]);
+        let summary = run(&context, &phases(), &Quiet);
+        let cp1 = summary.nodes.iter().find(|n| n.node == "cp1").unwrap();
+        let (phase, reason) = cp1.failure.clone().expect("cp1 fails");
+        assert_eq!(phase, "node-ranges");
+        assert!(
+            reason.starts_with(
+                "node cp1 has the pod range 10.244.0.0/24 and this bundle plans 10.244.74.0/24 \
+                 for it; no Node was changed"
+            ) && reason.contains("kbundle generate --previous OLD_BUNDLE.zip"),
+            "{reason}"
+        );
+        let commands: Vec<String> = calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect();
+        assert!(
+            !commands
+                .iter()
+                .any(|c| c.contains("apply --server-side") || c.contains(" taint ")),
+            "{commands:#?}"
+        );
+    }
+
+    #[test]
     fn secrets_never_reach_the_log() {
         let line = "sudo: hunter2\n-----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY-----\nafter\n-----BEGIN CERTIFICATE-----\npublic\n-----END CERTIFICATE-----\n-----BEGIN RSA PRIVATE KEY-----\ncut off";
         let redacted = redact(line, &["hunter2".into()]);

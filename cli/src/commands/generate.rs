@@ -48,13 +48,24 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
         },
         existing_cas,
     };
+    // Read before asking for a new passphrase: a previous bundle that cannot be used stops here.
+    let previous = match &args.previous {
+        Some(path) => super::previous_ranges(path, args.passphrase_file.as_deref())?,
+        None => kbundle_core::plan::PreviousRanges::new(),
+    };
     let passphrase = if args.encrypt || args.passphrase_file.is_some() {
         Some(super::passphrase(args.passphrase_file.as_deref(), true)?)
     } else {
         None
     };
-    let bundle = match Bundle::generate(&raw, &inputs) {
+    let bundle = match Bundle::generate_with_previous(&raw, &inputs, &previous) {
         Ok(bundle) => bundle,
+        // A previous pod range that the new networking cannot hold: the API server would refuse
+        // to move it, so the new bundle could never be applied.
+        Err(GenerateError::Invalid(diagnostics)) => {
+            super::print_invalid(&args.config, &diagnostics);
+            return Err(Failure::Invalid);
+        }
         // A CA the user brought that cannot be used is bad input, like any config error.
         Err(GenerateError::Pki(error @ kbundle_core::pki::Error::ExistingCa { .. })) => {
             eprintln!("error: {}: {error}", args.config.display());

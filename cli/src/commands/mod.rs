@@ -54,7 +54,7 @@ pub(crate) fn load_config(path: &Path) -> Result<Validated, Failure> {
     }
 }
 
-fn print_invalid(path: &Path, diagnostics: &Diagnostics) {
+pub(crate) fn print_invalid(path: &Path, diagnostics: &Diagnostics) {
     print_findings(path, &diagnostics.0);
     eprintln!(
         "{}: {}, nothing was done",
@@ -138,4 +138,16 @@ pub(crate) fn read_bundle(
 fn refused(path: &Path, error: &kbundle_core::bundle::read::ReadError) -> Failure {
     eprintln!("error: {}: refused: {error}", path.display());
     Failure::Invalid
+}
+
+/// The pod ranges of the bundle applied before (`--previous`), read and checked like any bundle.
+pub(crate) fn previous_ranges(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<kbundle_core::plan::PreviousRanges, Failure> {
+    let bundle = read_bundle(path, passphrase_file)?;
+    bundle.pod_ranges().map_err(|reason| {
+        eprintln!("error: {}: refused: {reason}", path.display());
+        Failure::Invalid
+    })
 }

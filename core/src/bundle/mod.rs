@@ -19,7 +19,7 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 use crate::config::{ClusterConfig, Diagnostics, RawClusterConfig};
 use crate::net::IpFamily;
 use crate::pki::{KeyPair, Pki, PkiInputs};
-use crate::plan::NetworkPlan;
+use crate::plan::{NetworkPlan, PreviousRanges};
 use crate::render::{RenderedFile, render};
 use manifest::{BundleManifest, FileEntry, NodeEntry};
 
@@ -92,8 +92,30 @@ impl Bundle {
         inputs: &PkiInputs,
         premade_keys: Vec<KeyPair>,
     ) -> Result<Self, GenerateError> {
+        Self::generate_full(raw, inputs, premade_keys, &PreviousRanges::new())
+    }
+
+    /// [`Bundle::generate`] for a cluster that is running: every node of `previous` (the pod
+    /// ranges of the bundle applied before, see [`Bundle::pod_ranges`]) keeps its range, since
+    /// the API server refuses to change a Node's. A previous range that no longer fits the
+    /// networking is refused as invalid input, naming the node.
+    pub fn generate_with_previous(
+        raw: &RawClusterConfig,
+        inputs: &PkiInputs,
+        previous: &PreviousRanges,
+    ) -> Result<Self, GenerateError> {
+        Self::generate_full(raw, inputs, Vec::new(), previous)
+    }
+
+    fn generate_full(
+        raw: &RawClusterConfig,
+        inputs: &PkiInputs,
+        premade_keys: Vec<KeyPair>,
+        previous: &PreviousRanges,
+    ) -> Result<Self, GenerateError> {
         let config = ClusterConfig::from_raw(raw)?.config;
-        let plan = NetworkPlan::new(&config);
+        // Before the PKI: a refused plan costs no key generation.
+        let plan = NetworkPlan::with_previous(&config, previous)?;
         let pki = Pki::issue_with_keys(&config, inputs, premade_keys)?;
         let rendered = render(&config, &plan, &pki, inputs.issued_at);
 
@@ -269,6 +291,44 @@ impl Bundle {
     /// The entry at `path`.
     pub fn entry(&self, path: &str) -> Option<&Entry> {
         self.entries.iter().find(|entry| entry.path == path)
+    }
+
+    /// The pod range of every node, by name, as the bundle's `plan.json` records them: what the
+    /// bundle gives the Node objects, and what a later bundle must keep
+    /// ([`Bundle::generate_with_previous`]).
+    pub fn pod_ranges(&self) -> Result<PreviousRanges, String> {
+        let entry = self
+            .entry(layout::PLAN_JSON)
+            .ok_or_else(|| format!("the bundle has no {}", layout::PLAN_JSON))?;
+        let plan: serde_json::Value = serde_json::from_slice(&entry.contents)
+            .map_err(|error| format!("{} is not JSON: {error}", layout::PLAN_JSON))?;
+        let mut ranges = PreviousRanges::new();
+        for node in plan["nodes"].as_array().into_iter().flatten() {
+            let name = node["name"]
+                .as_str()
+                .ok_or_else(|| format!("{} has a node without a name", layout::PLAN_JSON))?;
+            let mut cidrs = Vec::new();
+            for cidr in node["pod_cidrs"].as_array().into_iter().flatten() {
+                let parsed = cidr
+                    .as_str()
+                    .and_then(|text| text.parse().ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: node `{name}` has the pod range {cidr}, which is not a range",
+                            layout::PLAN_JSON
+                        )
+                    })?;
+                cidrs.push(parsed);
+            }
+            if cidrs.is_empty() {
+                return Err(format!(
+                    "{}: node `{name}` has no pod range",
+                    layout::PLAN_JSON
+                ));
+            }
+            ranges.insert(name.to_owned(), cidrs);
+        }
+        Ok(ranges)
     }
 
     /// The files of `node`, as absolute paths on the node.
@@ -451,7 +511,8 @@ and kube-controller-manager approves and signs it. As root on the new node:
 The bootstrap token expires at {expiration} (UTC, with the certificates): after that, no node
 can join with this bundle. The new node gets its pod range from kube-controller-manager (a
 range the plan leaves free), not from the plan: `plan.txt` does not list it, and a node added
-to `cluster.yaml` later may be planned the same range (compare `plan.txt` with
+to `cluster.yaml` later may be planned the same range (`kbundle apply` refuses such a bundle
+before changing any Node; compare `plan.txt` with
 `kubectl --kubeconfig admin.conf get nodes -o custom-columns=NAME:.metadata.name,PODS:.spec.podCIDRs`).
 "#,
         name = config.name,

@@ -572,3 +572,38 @@ fn a_bundle_without_join_still_verifies() {
     let report = verify::verify(&bundle, NOW);
     assert!(report.is_ok(), "{:#?}", report.problems);
 }
+
+#[test]
+fn a_bundle_generated_with_previous_ranges_records_and_renders_them() {
+    let raw = RawClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic)).expect("parses");
+    // Ranges an older kbundle gave in config order, not where the names hash to.
+    let previous: PreviousRanges = [("cp1", "10.244.0.0/24"), ("worker1", "10.244.1.0/24")]
+        .into_iter()
+        .map(|(name, cidr)| (name.to_owned(), vec![cidr.parse().expect("cidr")]))
+        .collect();
+    let bundle = Bundle::generate_with_previous(&raw, &inputs(1), &previous).expect("generates");
+    let recorded = bundle.pod_ranges().expect("plan.json has the ranges");
+    assert_eq!(recorded["cp1"], previous["cp1"]);
+    assert_eq!(recorded["worker1"], previous["worker1"]);
+    assert_eq!(recorded.len(), 3);
+    let nodes = String::from_utf8_lossy(
+        &bundle
+            .entry("addons/00-nodes.yaml")
+            .expect("nodes")
+            .contents,
+    )
+    .into_owned();
+    assert!(nodes.contains("- 10.244.1.0/24"), "{nodes}");
+    // The bundle's own ranges, passed back, give the same bundle.
+    let again = Bundle::generate_with_previous(&raw, &inputs(1), &recorded).expect("generates");
+    assert_eq!(again, bundle);
+    // A previous range outside the pod subnet is refused as invalid input.
+    let outside: PreviousRanges = [("cp1".to_owned(), vec!["10.9.0.0/24".parse().expect("cidr")])]
+        .into_iter()
+        .collect();
+    let refused = Bundle::generate_with_previous(&raw, &inputs(1), &outside);
+    assert!(
+        matches!(refused, Err(GenerateError::Invalid(_))),
+        "{refused:?}"
+    );
+}

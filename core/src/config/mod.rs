@@ -39,7 +39,8 @@ pub struct ClusterConfig {
     pub control_plane_endpoint: Option<Endpoint>,
     /// How the endpoint is provided.
     pub high_availability: HighAvailability,
-    /// The machines, in the order of the config (which fixes each node's pod range).
+    /// The machines, in the order of the config (which does not decide their pod ranges: see
+    /// `plan::ranges`).
     pub nodes: Vec<Node>,
     /// Pod and service networks.
     pub networking: Networking,

@@ -1,16 +1,20 @@
 //! The network plan: what the cluster will really use, derived from a validated config. Service
-//! IPs, each node's pod range (in config order, so adding a node at the end moves no one),
-//! capacity, the flannel network config and the complete `NO_PROXY` list.
+//! IPs, each node's pod range (placed by the node's name, or kept from the previous bundle, so
+//! that no range ever moves: see [`ranges`]), capacity, the flannel network config and the
+//! complete `NO_PROXY` list.
 
 mod no_proxy;
+mod ranges;
 mod text;
+
+pub use ranges::PreviousRanges;
 
 use std::net::IpAddr;
 
 use ipnetwork::IpNetwork;
 use serde::{Serialize, Serializer};
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, Diagnostics};
 use crate::net::{self, IpFamily};
 
 /// The network plan of a cluster.
@@ -46,7 +50,7 @@ pub struct NetworkPlan {
     pub max_pods_per_node: u64,
     /// Pod addresses in one node's range (after network, gateway and broadcast), smallest family.
     pub pod_addresses_per_node: u64,
-    /// One entry per node, in config order.
+    /// One entry per node, in config order (the order does not decide the pod ranges).
     pub nodes: Vec<NodePlan>,
     /// Complete `NO_PROXY` list for containerd and kubelet.
     pub no_proxy: Vec<String>,
@@ -63,7 +67,7 @@ pub struct NodePlan {
     pub addresses: Vec<IpAddr>,
     /// Roles, as written in the config.
     pub roles: Vec<&'static str>,
-    /// Pod ranges, one per family.
+    /// Pod ranges, one per family, at the same slot index in each (see [`ranges`]).
     #[serde(serialize_with = "display_list")]
     pub pod_cidrs: Vec<IpNetwork>,
     /// The bridge (`cni0`) address of each pod range: its first usable address.
@@ -71,9 +75,32 @@ pub struct NodePlan {
 }
 
 impl NetworkPlan {
-    /// Computes the plan. Validation has already guaranteed that every range fits, so this
-    /// cannot fail.
+    /// Computes the plan of a cluster with no previous bundle: every node gets the range its name
+    /// hashes to. Validation has already guaranteed that there are at least as many node ranges
+    /// as nodes, so every node finds a free one and this cannot fail.
     pub fn new(config: &ClusterConfig) -> Self {
+        let (ranges, _none) = ranges::assign(config, &PreviousRanges::new());
+        Self::with_ranges(config, ranges)
+    }
+
+    /// Computes the plan keeping the pod ranges nodes already have (`previous`, by node name:
+    /// the ranges of the bundle applied before); the other nodes get free ranges by their name.
+    /// Refused, naming each node, when a previous range no longer fits the networking (another
+    /// pod subnet or node mask), is held by two nodes, or leaves a new node without a range.
+    pub fn with_previous(
+        config: &ClusterConfig,
+        previous: &PreviousRanges,
+    ) -> Result<Self, Diagnostics> {
+        let (ranges, findings) = ranges::assign(config, previous);
+        if findings.is_empty() {
+            Ok(Self::with_ranges(config, ranges))
+        } else {
+            Err(Diagnostics(findings))
+        }
+    }
+
+    /// The plan with `ranges[i]` as the pod ranges of the config's `i`-th node.
+    fn with_ranges(config: &ClusterConfig, ranges: Vec<Vec<IpNetwork>>) -> Self {
         let networking = &config.networking;
         let families = &networking.families;
         let apiserver_service_ips: Vec<IpAddr> = families
@@ -83,16 +110,8 @@ impl NetworkPlan {
         let nodes = config
             .nodes
             .iter()
-            .enumerate()
-            .map(|(index, node)| {
-                let pod_cidrs: Vec<IpNetwork> = families
-                    .iter()
-                    .map(|family| {
-                        // Validation checked there are at least as many node ranges as nodes.
-                        net::nth_subnet(family.pod_subnet, family.node_mask, index as u128)
-                            .unwrap_or(family.pod_subnet)
-                    })
-                    .collect();
+            .zip(ranges)
+            .map(|(node, pod_cidrs)| {
                 let gateways = pod_cidrs.iter().map(|cidr| first_usable(*cidr)).collect();
                 NodePlan {
                     name: node.name.clone(),
@@ -142,6 +161,14 @@ impl NetworkPlan {
     /// The plan as a readable table.
     pub fn to_text(&self) -> String {
         text::render(self)
+    }
+
+    /// Each node's pod ranges by name: what a later bundle passes back as its [`PreviousRanges`].
+    pub fn pod_ranges(&self) -> PreviousRanges {
+        self.nodes
+            .iter()
+            .map(|node| (node.name.clone(), node.pod_cidrs.clone()))
+            .collect()
     }
 
     /// `NO_PROXY` as one comma-separated value.

@@ -26,7 +26,8 @@ fn plans_the_old_guide_cluster() {
         .iter()
         .map(|n| n.pod_cidrs[0].to_string())
         .collect();
-    assert_eq!(ranges, ["172.16.0.0/24", "172.16.1.0/24"]);
+    // Placed by name (see `the_name_hash_never_changes`), listed in config order.
+    assert_eq!(ranges, ["172.16.204.0/24", "172.16.1.0/24"]);
     assert_eq!(plan.nodes[1].gateways, [ip("172.16.1.1")]);
     assert_eq!(plan.max_nodes, 256);
     assert_eq!(plan.max_pods_per_node, 110);
@@ -53,7 +54,7 @@ fn plans_dual_stack_with_primary_family_first() {
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
-        ["10.244.1.0/24", "fd00:10:244:1::/64"]
+        ["10.244.160.0/24", "fd00:10:244:a0::/64"]
     );
     assert_eq!(plan.max_nodes, 256);
     assert_eq!(plan.control_plane_endpoint, "https://[2001:db8::100]:6443");
@@ -68,7 +69,7 @@ fn plans_ipv6_single_stack() {
     );
     assert_eq!(plan.apiserver_service_ip, ip("fd00:2::1"));
     assert_eq!(plan.dns_service_ip, ip("fd00:2::a"));
-    assert_eq!(plan.nodes[0].pod_cidrs[0].to_string(), "fd00:1::/64");
+    assert_eq!(plan.nodes[0].pod_cidrs[0].to_string(), "fd00:1:0:20f8::/64");
     assert_eq!(plan.max_nodes, 65536);
     assert_eq!(plan.max_pods_per_node, 110);
 }
@@ -121,7 +122,7 @@ fn json_has_the_contract_keys() {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     assert_eq!(json["nodes"][0]["name"], "cp1");
-    assert_eq!(json["nodes"][2]["pod_cidrs"][0], "10.244.2.0/24");
+    assert_eq!(json["nodes"][2]["pod_cidrs"][0], "10.244.152.0/24");
     assert_eq!(json["apiserver_service_ip"], "10.96.0.1");
 }
 
@@ -220,6 +221,305 @@ proptest! {
             for address in &node.addresses {
                 prop_assert!(plan.no_proxy.contains(&address.to_string()));
             }
+        }
+    }
+}
+
+/// A cluster of the named nodes (the first one the control plane) on documentation addresses.
+fn named_cluster(names: &[&str], pods: &str, masks: &str) -> ClusterConfig {
+    let dual = pods.contains(',');
+    let mut yaml = String::from(
+        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {name: names}\nspec:\n  controlPlaneEndpoint: 203.0.113.100\n  nodes:\n",
+    );
+    for (index, name) in names.iter().enumerate() {
+        let v4 = format!("198.51.100.{}", index + 1);
+        let address = if dual {
+            format!("{v4},2001:db8::{:x}", index + 1)
+        } else {
+            v4
+        };
+        let roles = if index == 0 {
+            "[control-plane, worker]"
+        } else {
+            "[worker]"
+        };
+        yaml.push_str(&format!(
+            "    - {{name: {name}, address: \"{address}\", roles: {roles}}}\n"
+        ));
+    }
+    let services = if dual {
+        "10.96.0.0/16,fd00:10:96::/112"
+    } else {
+        "10.96.0.0/16"
+    };
+    yaml.push_str(&format!(
+        "  networking: {{podSubnet: \"{pods}\", serviceSubnet: \"{services}\", nodeCIDRMaskSize: \"{masks}\"}}\n"
+    ));
+    ClusterConfig::from_yaml(&yaml)
+        .expect("test config validates")
+        .config
+}
+
+/// Each node's ranges as text, by name.
+fn ranges_by_name(plan: &NetworkPlan) -> std::collections::BTreeMap<String, String> {
+    plan.nodes
+        .iter()
+        .map(|node| {
+            let cidrs: Vec<String> = node.pod_cidrs.iter().map(ToString::to_string).collect();
+            (node.name.clone(), cidrs.join(","))
+        })
+        .collect()
+}
+
+#[test]
+fn the_name_hash_never_changes() {
+    // These values place the ranges of every bundle made without --previous: a change would
+    // move them, and the API server refuses to move a Node's range.
+    assert_eq!(ranges::name_hash(""), 0xf52a_15e9_a9b5_e89b);
+    assert_eq!(ranges::name_hash("cp1"), 0xf7f3_2f77_e644_5c4a);
+    assert_eq!(ranges::name_hash("worker1"), 0x61a1_36f6_1bfe_2ac2);
+}
+
+#[test]
+fn a_node_inserted_at_the_top_moves_no_one() {
+    let before = NetworkPlan::new(&named_cluster(&["cp1", "w1", "w2"], "10.244.0.0/16", "24"));
+    let after = NetworkPlan::new(&named_cluster(
+        &["new", "cp1", "w1", "w2"],
+        "10.244.0.0/16",
+        "24",
+    ));
+    let after_ranges = ranges_by_name(&after);
+    for (name, range) in ranges_by_name(&before) {
+        assert_eq!(after_ranges[&name], range, "{name} moved");
+    }
+    // The plan lists nodes in config order; only the ranges ignore it.
+    let names: Vec<&str> = after.nodes.iter().map(|node| node.name.as_str()).collect();
+    assert_eq!(names, ["new", "cp1", "w1", "w2"]);
+}
+
+#[test]
+fn dual_stack_nodes_take_the_same_slot_in_both_families() {
+    let plan = NetworkPlan::new(&named_cluster(
+        &["cp1", "w1", "w2", "w3"],
+        "10.244.0.0/16,fd00:10:244::/56",
+        "24,64",
+    ));
+    for node in &plan.nodes {
+        let v4 = net::to_u128(node.pod_cidrs[0].network()) - net::to_u128(ip("10.244.0.0"));
+        let v6 = net::to_u128(node.pod_cidrs[1].network()) - net::to_u128(ip("fd00:10:244::"));
+        assert_eq!(v4 >> 8, v6 >> 64, "{}: {:?}", node.name, node.pod_cidrs);
+    }
+}
+
+#[test]
+fn a_full_pod_subnet_still_gives_every_node_its_own_range() {
+    // Four ranges for four nodes: probing wraps around to find the last free ones.
+    let plan = NetworkPlan::new(&named_cluster(&["a", "b", "c", "d"], "10.244.0.0/22", "24"));
+    let mut ranges: Vec<String> = plan
+        .nodes
+        .iter()
+        .map(|node| node.pod_cidrs[0].to_string())
+        .collect();
+    ranges.sort();
+    assert_eq!(
+        ranges,
+        [
+            "10.244.0.0/24",
+            "10.244.1.0/24",
+            "10.244.2.0/24",
+            "10.244.3.0/24"
+        ]
+    );
+}
+
+#[test]
+fn previous_ranges_are_kept_and_new_nodes_go_around_them() {
+    // Ranges an older kbundle gave in config order: kept exactly, whatever the names hash to.
+    let previous: PreviousRanges = [
+        ("cp1", "10.244.0.0/24"),
+        ("w1", "10.244.1.0/24"),
+        ("w2", "10.244.2.0/24"),
+    ]
+    .into_iter()
+    .map(|(name, cidr)| (name.to_owned(), vec![cidr.parse().unwrap()]))
+    .collect();
+    let config = named_cluster(&["w0", "cp1", "w1", "w2"], "10.244.0.0/22", "24");
+    let plan = NetworkPlan::with_previous(&config, &previous).expect("previous ranges fit");
+    let ranges = ranges_by_name(&plan);
+    assert_eq!(ranges["cp1"], "10.244.0.0/24");
+    assert_eq!(ranges["w1"], "10.244.1.0/24");
+    assert_eq!(ranges["w2"], "10.244.2.0/24");
+    // One range is left, and the new node takes it wherever its name hashes.
+    assert_eq!(ranges["w0"], "10.244.3.0/24");
+}
+
+#[test]
+fn a_new_node_without_a_free_range_is_refused_by_name() {
+    let previous: PreviousRanges = [("cp1", "10.244.0.0/24"), ("w1", "10.244.1.0/24")]
+        .into_iter()
+        .map(|(name, cidr)| (name.to_owned(), vec![cidr.parse().unwrap()]))
+        .collect();
+    // Validation allows two nodes in a /23 of /24s; a third node is refused there already, so
+    // the only way to run out is a previous range that blocks a slot of the smaller family.
+    let config = named_cluster(&["cp1", "w1"], "10.244.0.0/23", "24");
+    assert!(NetworkPlan::with_previous(&config, &previous).is_ok());
+    let dual_previous: PreviousRanges = [(
+        "cp1",
+        vec![
+            "10.244.0.0/24".parse().unwrap(),
+            "fd00:10:244:1::/64".parse().unwrap(),
+        ],
+    )]
+    .into_iter()
+    .map(|(name, cidrs)| (name.to_owned(), cidrs))
+    .collect();
+    let config = named_cluster(&["cp1", "w1"], "10.244.0.0/23,fd00:10:244::/56", "24,64");
+    let error = NetworkPlan::with_previous(&config, &dual_previous).unwrap_err();
+    let text = error.0[0].to_string();
+    assert!(
+        text.starts_with("spec.nodes[1].name: `w1` gets no pod range"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_previous_range_that_no_longer_fits_is_refused_naming_node_range_and_fix() {
+    let previous =
+        NetworkPlan::new(&named_cluster(&["cp1", "w1"], "10.244.0.0/16", "24")).pod_ranges();
+    let old_w1 = previous["w1"][0].to_string();
+    // Another pod subnet.
+    let config = named_cluster(&["cp1", "w1"], "10.245.0.0/16", "24");
+    let error = NetworkPlan::with_previous(&config, &previous).unwrap_err();
+    assert_eq!(error.0.len(), 2, "{error:?}");
+    let text = error.0[1].to_string();
+    assert!(
+        text.starts_with(&format!(
+            "spec.nodes[1].name: `w1` had the pod range `{old_w1}` in the previous bundle, which is not a /24 range inside the pod subnet `10.245.0.0/16`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "hint: keep spec.networking.podSubnet and nodeCIDRMaskSize as in the previous bundle"
+        ),
+        "{text}"
+    );
+    // Another node mask.
+    let config = named_cluster(&["cp1", "w1"], "10.244.0.0/16", "25");
+    let error = NetworkPlan::with_previous(&config, &previous).unwrap_err();
+    assert!(
+        error.0[0].to_string().contains("is not a /25 range"),
+        "{error:?}"
+    );
+    // A second family: the API server cannot add a range to a Node either.
+    let config = named_cluster(&["cp1", "w1"], "10.244.0.0/16,fd00:10:244::/56", "24,64");
+    let error = NetworkPlan::with_previous(&config, &previous).unwrap_err();
+    assert!(
+        error.0[0]
+            .to_string()
+            .contains("too few for the cluster's 2 IP families"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_range_held_twice_in_the_previous_bundle_is_refused() {
+    let previous: PreviousRanges = [("cp1", "10.244.5.0/24"), ("w1", "10.244.5.0/24")]
+        .into_iter()
+        .map(|(name, cidr)| (name.to_owned(), vec![cidr.parse().unwrap()]))
+        .collect();
+    let config = named_cluster(&["cp1", "w1"], "10.244.0.0/16", "24");
+    let error = NetworkPlan::with_previous(&config, &previous).unwrap_err();
+    assert_eq!(
+        error.0[0].to_string().lines().next(),
+        Some(
+            "spec.nodes[1].name: `w1` had the pod range `10.244.5.0/24` in the previous bundle, and so had node `cp1`"
+        )
+    );
+}
+
+/// Distinct node names, in an arbitrary order.
+fn names_strategy(max: usize) -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::btree_set("[a-z][a-z0-9-]{0,5}[a-z0-9]", 1..=max)
+        .prop_map(|set| set.into_iter().collect::<Vec<_>>())
+        .prop_shuffle()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn ranges_depend_only_on_the_set_of_names(
+        names in names_strategy(40),
+        seed in any::<u64>(),
+        small in any::<bool>(),
+    ) {
+        // A small pod subnet makes collisions (and so probing) common.
+        let pods = if small { "10.244.0.0/18" } else { "10.244.0.0/16" };
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let plan = NetworkPlan::new(&named_cluster(&refs, pods, "24"));
+        let mut shuffled = refs.clone();
+        // A second order, derived from the seed.
+        shuffled.sort_by_key(|name| ranges::name_hash(&format!("{seed}{name}")));
+        let reordered = NetworkPlan::new(&named_cluster(&shuffled, pods, "24"));
+        prop_assert_eq!(ranges_by_name(&plan), ranges_by_name(&reordered));
+        let subnet: IpNetwork = pods.parse().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for node in &plan.nodes {
+            prop_assert!(subnet.contains(node.pod_cidrs[0].network()));
+            prop_assert_eq!(node.pod_cidrs[0].prefix(), 24);
+            prop_assert!(seen.insert(node.pod_cidrs[0]), "{} given twice", node.pod_cidrs[0]);
+        }
+    }
+
+    #[test]
+    fn inserting_a_node_anywhere_moves_only_nodes_it_sorts_before(
+        names in names_strategy(30),
+        new_name in "[a-z][a-z0-9]{0,6}",
+        position in any::<prop::sample::Index>(),
+    ) {
+        prop_assume!(!names.contains(&new_name));
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let before = ranges_by_name(&NetworkPlan::new(&named_cluster(&refs, "10.244.0.0/18", "24")));
+        let mut inserted = refs.clone();
+        inserted.insert(position.index(refs.len() + 1), &new_name);
+        let config = named_cluster(&inserted, "10.244.0.0/18", "24");
+        // Without the previous bundle: placed in name order, a newcomer can only take the slot
+        // of a node placed after it.
+        let after = ranges_by_name(&NetworkPlan::new(&config));
+        for (name, range) in &before {
+            if name.as_str() < new_name.as_str() {
+                prop_assert_eq!(&after[name], range, "{} moved", name);
+            }
+        }
+        // With it: no one ever moves.
+        let previous = NetworkPlan::new(&named_cluster(&refs, "10.244.0.0/18", "24")).pod_ranges();
+        let kept = NetworkPlan::with_previous(&config, &previous).expect("previous ranges fit");
+        let kept = ranges_by_name(&kept);
+        for (name, range) in &before {
+            prop_assert_eq!(&kept[name], range, "{} moved", name);
+        }
+        let distinct: std::collections::BTreeSet<&String> = kept.values().collect();
+        prop_assert_eq!(distinct.len(), kept.len());
+    }
+
+    #[test]
+    fn removing_and_reordering_with_previous_moves_no_one(
+        names in names_strategy(30),
+        remove in any::<prop::sample::Index>(),
+    ) {
+        prop_assume!(names.len() > 1);
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let previous = NetworkPlan::new(&named_cluster(&refs, "10.244.0.0/16,fd00:10:244::/56", "24,64")).pod_ranges();
+        let mut fewer = refs.clone();
+        fewer.remove(remove.index(refs.len()));
+        fewer.reverse();
+        let plan = NetworkPlan::with_previous(
+            &named_cluster(&fewer, "10.244.0.0/16,fd00:10:244::/56", "24,64"),
+            &previous,
+        ).expect("previous ranges fit");
+        for node in &plan.nodes {
+            prop_assert_eq!(&node.pod_cidrs, &previous[&node.name]);
         }
     }
 }

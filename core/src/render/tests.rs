@@ -140,9 +140,9 @@ fn node_objects_carry_the_planned_pod_ranges() {
     let objects = addons::nodes(&config, &plan);
     assert_eq!(
         objects[2]["spec"]["podCIDRs"],
-        serde_json::json!(["10.244.2.0/24", "fd00:10:244:2::/64"])
+        serde_json::json!(["10.244.193.0/24", "fd00:10:244:c1::/64"])
     );
-    assert_eq!(objects[2]["spec"]["podCIDR"], "10.244.2.0/24");
+    assert_eq!(objects[2]["spec"]["podCIDR"], "10.244.193.0/24");
 }
 
 #[test]

@@ -3,6 +3,12 @@
 //! that a re-apply leaves alone what others manage: their labels and pod ranges by server-side
 //! apply, their taints one by one with `kubectl taint` (a Node's taints are one atomic list, so
 //! applying it would drop the taints administrators and the node lifecycle controller added).
+//! The API server refuses to change a Node's pod range once set, so before anything is applied
+//! the Nodes' current ranges are compared with the bundle's, and a bundle that would move one is
+//! refused with the fix (generate it again with `--previous`).
+
+use ipnetwork::IpNetwork;
+use kbundle_core::plan::PreviousRanges;
 
 use super::{first_control_plane, root};
 use crate::apply::{Context, NodeTarget, Outcome, Phase};
@@ -34,8 +40,9 @@ struct NodeObjects {
 }
 
 /// The Node objects as `addons/00-nodes.yaml` holds them, derived again from the bundle's
-/// cluster.yaml by the same renderer.
-fn node_objects(context: &Context) -> Result<NodeObjects, String> {
+/// cluster.yaml by the same renderer, with the pod ranges the bundle recorded in plan.json
+/// (which may have been kept from a previous bundle: cluster.yaml alone cannot say).
+fn node_objects(context: &Context, ranges: &PreviousRanges) -> Result<NodeObjects, String> {
     let text = context
         .bundle
         .entry(kbundle_core::bundle::layout::CLUSTER_YAML)
@@ -44,7 +51,9 @@ fn node_objects(context: &Context) -> Result<NodeObjects, String> {
     let config = kbundle_core::config::ClusterConfig::from_yaml(&text)
         .map_err(|_| "the bundle's cluster.yaml does not validate")?
         .config;
-    let plan = kbundle_core::plan::NetworkPlan::new(&config);
+    // Every node of the bundle is in `ranges`, so the plan takes them all as they are.
+    let plan = kbundle_core::plan::NetworkPlan::with_previous(&config, ranges)
+        .map_err(|_| "the bundle's plan.json does not fit its cluster.yaml")?;
     let mut taints = Vec::new();
     let objects = kbundle_core::render::addons::nodes(&config, &plan)
         .into_iter()
@@ -88,9 +97,23 @@ impl Phase for NodeRanges {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
-        let NodeObjects { objects, taints } = node_objects(context)?;
-        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+        let ranges = context.bundle.pod_ranges()?;
+        let NodeObjects { objects, taints } = node_objects(context, &ranges)?;
         let kubectl = "kubectl --kubeconfig /etc/kubernetes/super-admin.conf";
+        // Nodes registered by their kubelets have no range until this phase gives them one;
+        // a Node with a range has it for good.
+        let listing = root(context, node, &format!("{kubectl} {RANGES_QUERY}"))
+            .map_err(|reason| format!("listing the Nodes' pod ranges: {reason}"))?;
+        let conflicts = range_conflicts(&ranges, &listing.stdout);
+        if !conflicts.is_empty() {
+            return Err(format!(
+                "{}; no Node was changed\nhint: the API server cannot change a Node's pod range: \
+                 generate this bundle again with `kbundle generate --previous OLD_BUNDLE.zip`, \
+                 OLD_BUNDLE.zip being the bundle applied last to this cluster",
+                conflicts.join("; ")
+            ));
+        }
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
         let mut command = format!(
             "{kubectl} apply --server-side --force-conflicts --field-manager=kbundle -f - <<'KBUNDLE_NODES'\n{list}\nKBUNDLE_NODES\n"
         );
@@ -104,6 +127,63 @@ impl Phase for NodeRanges {
         root(context, node, &command).map_err(|reason| format!("{NODES_ADDON}: {reason}"))?;
         Ok("Node objects carry their planned pod ranges".into())
     }
+}
+
+/// Each Node's name and pod ranges (none yet: only the name), a line each.
+const RANGES_QUERY: &str = r#"get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.podCIDRs[*]}{"\n"}{end}'"#;
+
+/// Why the bundle's ranges (`planned`, by node) cannot be given to the Nodes as `listing`
+/// ([`RANGES_QUERY`]'s output) shows them: a Node of the bundle that already has other ranges
+/// (the API server refuses to change them), or a Node outside the bundle (one that joined with
+/// `join/`) holding a range the bundle plans for another node.
+fn range_conflicts(planned: &PreviousRanges, listing: &str) -> Vec<String> {
+    let text = |ranges: &[IpNetwork]| {
+        ranges
+            .iter()
+            .map(|range| kbundle_core::net::canonical(*range))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut conflicts = Vec::new();
+    for line in listing.lines() {
+        let mut words = line.split_whitespace();
+        let Some(name) = words.next() else {
+            continue;
+        };
+        let current: Vec<IpNetwork> = words.filter_map(|word| word.parse().ok()).collect();
+        if current.is_empty() {
+            continue;
+        }
+        match planned.get(name) {
+            Some(ranges) if *ranges != current => conflicts.push(format!(
+                "node {name} has the pod range {} and this bundle plans {} for it",
+                text(&current),
+                text(ranges)
+            )),
+            Some(_) => {}
+            None => {
+                for (other, ranges) in planned {
+                    let shared: Vec<IpNetwork> = ranges
+                        .iter()
+                        .filter(|range| {
+                            current
+                                .iter()
+                                .any(|held| kbundle_core::net::overlaps(**range, *held))
+                        })
+                        .copied()
+                        .collect();
+                    if !shared.is_empty() {
+                        conflicts.push(format!(
+                            "node {name}, which is not in this bundle, has the pod range {} that \
+                             this bundle plans for node {other}",
+                            text(&current)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    conflicts
 }
 
 impl Phase for Addons {
@@ -132,5 +212,55 @@ impl Phase for Addons {
             apply(context, node, addon)?;
         }
         Ok(format!("{} addons applied", addons.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(pairs: &[(&str, &str)]) -> PreviousRanges {
+        pairs
+            .iter()
+            .map(|(name, cidrs)| {
+                let cidrs = cidrs.split(',').map(|c| c.parse().unwrap()).collect();
+                ((*name).to_owned(), cidrs)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_node_whose_range_would_move_is_named_with_both_ranges() {
+        let planned = ranges(&[
+            ("cp1", "10.244.7.0/24,fd00:10:244:7::/64"),
+            ("w1", "10.244.9.0/24,fd00:10:244:9::/64"),
+            ("w2", "10.244.3.0/24,fd00:10:244:3::/64"),
+        ]);
+        // cp1 keeps its range, w1 registered without one yet, w2 would move.
+        let listing =
+            "cp1 10.244.7.0/24 fd00:10:244:7::/64\nw1 \nw2 10.244.2.0/24 fd00:10:244:2::/64\n";
+        assert_eq!(
+            range_conflicts(&planned, listing),
+            [
+                "node w2 has the pod range 10.244.2.0/24,fd00:10:244:2::/64 and this bundle plans \
+              10.244.3.0/24,fd00:10:244:3::/64 for it"
+            ]
+        );
+        let unchanged =
+            "cp1 10.244.7.0/24 fd00:10:244:7::/64\nw1 10.244.9.0/24 fd00:10:244:9::/64\n";
+        assert!(range_conflicts(&planned, unchanged).is_empty());
+    }
+
+    #[test]
+    fn a_joined_node_holding_a_planned_range_is_named() {
+        let planned = ranges(&[("cp1", "10.244.0.0/24"), ("w5", "10.244.1.0/24")]);
+        let listing = "cp1 10.244.0.0/24\nworker9 10.244.1.0/24\nworker10 10.244.2.0/24\n";
+        assert_eq!(
+            range_conflicts(&planned, listing),
+            [
+                "node worker9, which is not in this bundle, has the pod range 10.244.1.0/24 that \
+              this bundle plans for node w5"
+            ]
+        );
     }
 }
