@@ -150,11 +150,14 @@ pub fn address_map(form: &Form, plan: Option<&NetworkPlan>) -> Vec<FamilyMap> {
     }
     if let Some(plan) = plan {
         for family in 0..plan.pod_subnets.len() {
-            let slices: Vec<(String, IpNetwork)> = plan
+            let mut slices: Vec<(String, IpNetwork)> = plan
                 .nodes
                 .iter()
                 .filter_map(|node| Some((node.name.clone(), *node.pod_cidrs.get(family)?)))
                 .collect();
+            // Ranges are placed by node name, not in node order: drawn in address order, the
+            // first few apart and the rest folded into one band above them.
+            slices.sort_by_key(|(_, network)| bounds(*network).0);
             for (name, network) in slices.iter().take(NODE_RANGES_SHOWN) {
                 intervals.push(add_network(
                     *network,
