@@ -229,10 +229,13 @@ pub(crate) struct GenerateArgs {
     /// Read the passphrase from this file (first line) instead of asking.
     #[arg(long, value_name = "FILE")]
     pub(crate) passphrase_file: Option<PathBuf>,
-    /// The bundle applied last to this cluster: every node in it keeps its pod range (the API
-    /// server refuses to change a Node's). An encrypted one opens with --passphrase-file or asks.
-    #[arg(long, value_name = "OLD_BUNDLE_ZIP")]
-    pub(crate) previous: Option<PathBuf>,
+    /// The bundle applied last to this cluster: the new one keeps the cluster's identity (its
+    /// CAs, service-account keys, every certificate whose subject, names and usages did not
+    /// change and that is not near expiry) and every node's pod range (the API server refuses
+    /// to change a Node's); only what is new or changed is issued. An encrypted one opens with
+    /// --passphrase-file or asks.
+    #[arg(long, visible_alias = "previous", value_name = "OLD_BUNDLE_ZIP")]
+    pub(crate) from: Option<PathBuf>,
     /// Seed (64 hex digits) for every key: the same seed and inputs give the same bundle. For
     /// tests and reproducibility checks only; without it the operating system's generator is used.
     #[arg(long, value_name = "HEX", hide = true)]
@@ -284,11 +287,11 @@ pub(crate) struct PlanArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub(crate) output: Format,
     /// The bundle applied last to this cluster: show the plan that keeps its pod ranges, as
-    /// `kbundle generate --previous` would make it.
-    #[arg(long, value_name = "OLD_BUNDLE_ZIP")]
-    pub(crate) previous: Option<PathBuf>,
+    /// `kbundle generate --from` would make it.
+    #[arg(long, visible_alias = "previous", value_name = "OLD_BUNDLE_ZIP")]
+    pub(crate) from: Option<PathBuf>,
     /// Passphrase file for an encrypted previous bundle (asked for otherwise).
-    #[arg(long, value_name = "FILE", requires = "previous")]
+    #[arg(long, value_name = "FILE", requires = "from")]
     pub(crate) passphrase_file: Option<PathBuf>,
 }
 

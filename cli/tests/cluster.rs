@@ -276,9 +276,28 @@ fn assert_least_privilege(cluster: &ClusterLab, zip: &Path, admin: &Path) {
 
 /// A ServiceAccount token issued by the API server is accepted by it.
 fn assert_service_account_token_accepted(cluster: &ClusterLab, zip: &Path, admin: &Path) {
-    let token = cluster.kubectl(admin, &["create", "token", "default", "-n", "default"]);
+    let token = service_account_token(cluster, admin);
+    assert_token_accepted(cluster, zip, admin, &token);
+}
+
+/// A fresh token of the `default` ServiceAccount.
+fn service_account_token(cluster: &ClusterLab, admin: &Path) -> String {
+    // kube-controller-manager creates the `default` ServiceAccount soon after it starts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let token = loop {
+        let token = cluster.kubectl(admin, &["create", "token", "default", "-n", "default"]);
+        if token.success() || std::time::Instant::now() > deadline {
+            break token;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
     let token = token.expect_success().trim().to_owned();
     assert!(token.split('.').count() == 3, "a JWT: {token}");
+    token
+}
+
+/// The API server takes `token` as the `default` ServiceAccount's.
+fn assert_token_accepted(cluster: &ClusterLab, zip: &Path, admin: &Path, token: &str) {
     let ca = cluster.extract(
         zip,
         &format!(
@@ -307,7 +326,7 @@ fn assert_service_account_token_accepted(cluster: &ClusterLab, zip: &Path, admin
         .arg(format!("--certificate-authority={}", ca.display()))
         .args([
             "--token",
-            &token,
+            token,
             "auth",
             "whoami",
             "-o",
@@ -860,4 +879,120 @@ fn a_dual_stack_cluster_comes_up_with_both_families() {
             "node {index}: {sysctls}"
         );
     }
+}
+
+/// The kubelet's and the control-plane static pods' pids on `index`, by name.
+fn component_pids(cluster: &ClusterLab, index: usize) -> Vec<(String, Option<u32>)> {
+    let mut pids = vec![(
+        "kubelet".to_owned(),
+        kbundle_tests::kubernetes::lab_kubelet_pid(&cluster.lab, index, "kubelet.pid"),
+    )];
+    if index <= cluster.shape.control_planes {
+        for pod in [
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ] {
+            pids.push((pod.to_owned(), cluster.static_pod_pid(index, pod)));
+        }
+    }
+    pids
+}
+
+#[test]
+fn day_two_a_bundle_made_from_the_last_one_changes_only_what_changed() {
+    let shape = ClusterShape::new("grow", 1, 1);
+    let mut cluster = ClusterLab::new(shape.clone(), 3, &kbundle());
+    let first = cluster.generate(&shape.cluster_yaml(&cluster.lab), "first");
+    let run = cluster.apply(&first, &["--wait-timeout", "180"]);
+    assert!(run.success(), "{run}");
+    let admin = admin_conf(&cluster, &first);
+    assert_nodes_ready_with_planned_ranges(&cluster, &first, &admin);
+    let token = service_account_token(&cluster, &admin);
+    let before: Vec<_> = shape
+        .nodes()
+        .map(|index| component_pids(&cluster, index))
+        .collect();
+    assert!(
+        before.iter().flatten().all(|(_, pid)| pid.is_some()),
+        "{before:?}"
+    );
+
+    // A label on node2 and a new worker node3, made from the bundle applied.
+    let mut grown = ClusterShape::new("grow", 1, 2);
+    grown.node_fields = vec![(2, "labels: {disk: ssd}".to_owned())];
+    let config = cluster.lab.scratch_dir().join("second.yaml");
+    std::fs::write(&config, grown.cluster_yaml(&cluster.lab)).expect("write");
+    let second = cluster.lab.scratch_dir().join("second.zip");
+    let made = cluster.kbundle_run(&[
+        "generate",
+        &config.display().to_string(),
+        "-o",
+        &second.display().to_string(),
+        "--from",
+        &first.display().to_string(),
+    ]);
+    assert!(made.success(), "{made}");
+    // The diff names exactly the new node's files and node2's kubelet drop-in.
+    let diff = cluster.kbundle_run(&[
+        "diff",
+        &first.display().to_string(),
+        &second.display().to_string(),
+    ]);
+    let text = diff.stdout;
+    assert!(
+        text.contains(&format!("node {}:", cluster.lab.node_name(3))),
+        "{text}"
+    );
+    let changed_nodes: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("node "))
+        .collect();
+    assert_eq!(changed_nodes.len(), 2, "{text}");
+    // node2: its kubelet drop-in (the label), nothing else; no certificate anywhere but node3's.
+    let node2: Vec<&str> = text
+        .lines()
+        .skip_while(|line| *line != format!("node {}:", cluster.lab.node_name(2)))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter(|line| !line.starts_with("    "))
+        .collect();
+    assert!(
+        node2.len() == 2
+            && node2[0]
+                .starts_with("  changed   /etc/systemd/system/kubelet.service.d/99-kbundle.conf")
+            && node2[1] == "  restarts: kubelet",
+        "{text}"
+    );
+
+    cluster.shape = grown;
+    let run = cluster.apply(&second, &["--wait-timeout", "180"]);
+    assert!(run.success(), "{run}");
+    assert_nodes_ready_with_planned_ranges(&cluster, &second, &admin);
+    let labels = cluster.kubectl(
+        &admin,
+        &[
+            "get",
+            "node",
+            cluster.lab.node_name(2),
+            "-o",
+            "jsonpath={.metadata.labels.disk}",
+        ],
+    );
+    assert_eq!(labels.expect_success().trim(), "ssd");
+    // Only node2's kubelet restarted: the control plane and node1's kubelet kept running.
+    let after: Vec<_> = shape
+        .nodes()
+        .map(|index| component_pids(&cluster, index))
+        .collect();
+    assert_eq!(after[0], before[0], "node1 was restarted: {run}");
+    assert_ne!(after[1][0], before[1][0], "node2's kubelet did not restart");
+    // The old admin.conf and a ServiceAccount token issued before still work: same CAs, same
+    // service-account keys.
+    assert_token_accepted(&cluster, &second, &admin, &token);
+    assert_eq!(
+        std::fs::read(cluster.extract(&second, "admin.conf")).expect("admin.conf"),
+        std::fs::read(&admin).expect("admin.conf"),
+    );
 }

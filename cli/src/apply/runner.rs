@@ -535,7 +535,7 @@ mod tests {
             reason.starts_with(
                 "node cp1 has the pod range 10.244.0.0/24 and this bundle plans 10.244.74.0/24 \
                  for it; no Node was changed"
-            ) && reason.contains("kbundle generate --previous OLD_BUNDLE.zip"),
+            ) && reason.contains("kbundle generate --from OLD_BUNDLE.zip"),
             "{reason}"
         );
         let commands: Vec<String> = calls

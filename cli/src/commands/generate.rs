@@ -49,16 +49,29 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
         existing_cas,
     };
     // Read before asking for a new passphrase: a previous bundle that cannot be used stops here.
-    let previous = match &args.previous {
-        Some(path) => super::previous_ranges(path, args.passphrase_file.as_deref())?,
-        None => kbundle_core::plan::PreviousRanges::new(),
+    let previous = match &args.from {
+        Some(path) => {
+            let old = super::read_bundle(path, args.passphrase_file.as_deref())?;
+            if old.identity().is_none() {
+                eprintln!(
+                    "warning: {}: made by an older kbundle, it records no identity: only its pod ranges are kept; the CAs and keys are new (bring the CAs with spec.certificates.existingCAs to keep them)",
+                    path.display()
+                );
+            }
+            Some(old)
+        }
+        None => None,
     };
     let passphrase = if args.encrypt || args.passphrase_file.is_some() {
         Some(super::passphrase(args.passphrase_file.as_deref(), true)?)
     } else {
         None
     };
-    let bundle = match Bundle::generate_with_previous(&raw, &inputs, &previous) {
+    let generated = match &previous {
+        Some(old) => Bundle::generate_from(&raw, &inputs, old),
+        None => Bundle::generate(&raw, &inputs),
+    };
+    let bundle = match generated {
         Ok(bundle) => bundle,
         // A previous pod range that the new networking cannot hold: the API server would refuse
         // to move it, so the new bundle could never be applied.
@@ -69,6 +82,17 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
         // A CA the user brought that cannot be used is bad input, like any config error.
         Err(GenerateError::Pki(error @ kbundle_core::pki::Error::ExistingCa { .. })) => {
             eprintln!("error: {}: {error}", args.config.display());
+            eprintln!("{}: nothing was written", args.config.display());
+            return Err(Failure::Invalid);
+        }
+        Err(GenerateError::Previous(reason)) => {
+            eprintln!(
+                "error: {}: refused: {reason}",
+                args.from
+                    .as_deref()
+                    .unwrap_or(Path::new("--from"))
+                    .display()
+            );
             eprintln!("{}: nothing was written", args.config.display());
             return Err(Failure::Invalid);
         }

@@ -140,7 +140,7 @@ fn refused(path: &Path, error: &kbundle_core::bundle::read::ReadError) -> Failur
     Failure::Invalid
 }
 
-/// The pod ranges of the bundle applied before (`--previous`), read and checked like any bundle.
+/// The pod ranges of the bundle applied before (`--from`), read and checked like any bundle.
 pub(crate) fn previous_ranges(
     path: &Path,
     passphrase_file: Option<&Path>,

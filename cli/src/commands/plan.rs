@@ -8,7 +8,7 @@ use crate::args::{Format, PlanArgs};
 
 pub(crate) fn run(args: &PlanArgs) -> Result<(), Failure> {
     let validated = load_config(&args.config)?;
-    let plan = match &args.previous {
+    let plan = match &args.from {
         None => NetworkPlan::new(&validated.config),
         Some(previous) => {
             let previous = previous_ranges(previous, args.passphrase_file.as_deref())?;

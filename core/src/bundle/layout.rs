@@ -10,6 +10,9 @@
 //!                                 address) and image the nodes need, for air-gapped installs
 //! README.md                       how to install, with kbundle or by hand
 //! admin.conf                      the operator's kubeconfig (0600)
+//! identity.json                   what keeps the cluster's identity in a later bundle
+//!                                 (`generate --from`): CAs and their keys, the service-account
+//!                                 keys, every leaf with its request (0600; never sent to a node)
 //! addons/NN-name.yaml             objects applied once the API answers, in file-name order
 //! nodes/<node>/install.sh         installs that node when run as root (0755)
 //! nodes/<node>/SHA256SUMS         checksums of that node's files, checked by install.sh
@@ -38,6 +41,8 @@ pub const ARTIFACTS_JSON: &str = "artifacts.json";
 pub const README: &str = "README.md";
 /// The operator's kubeconfig.
 pub const ADMIN_CONF: &str = "admin.conf";
+/// What a later bundle keeps of this cluster's identity.
+pub const IDENTITY_JSON: &str = "identity.json";
 /// Folder of the addons.
 pub const ADDONS_DIR: &str = "addons";
 /// Folder of the nodes.

@@ -18,7 +18,7 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::config::{ClusterConfig, Diagnostics, RawClusterConfig};
 use crate::net::IpFamily;
-use crate::pki::{KeyPair, Pki, PkiInputs};
+use crate::pki::{Identity, KeyPair, Pki, PkiInputs};
 use crate::plan::{NetworkPlan, PreviousRanges};
 use crate::render::{RenderedFile, render};
 use manifest::{BundleManifest, FileEntry, NodeEntry};
@@ -68,6 +68,9 @@ pub enum GenerateError {
     /// The zip could not be written.
     #[error("writing the zip: {0}")]
     Zip(String),
+    /// The bundle a new one is made from cannot be used.
+    #[error("the previous bundle: {0}")]
+    Previous(String),
 }
 
 /// Fixed timestamp of every entry (the zip format cannot hold earlier than 1980).
@@ -92,7 +95,7 @@ impl Bundle {
         inputs: &PkiInputs,
         premade_keys: Vec<KeyPair>,
     ) -> Result<Self, GenerateError> {
-        Self::generate_full(raw, inputs, premade_keys, &PreviousRanges::new())
+        Self::generate_full(raw, inputs, premade_keys, &PreviousRanges::new(), None)
     }
 
     /// [`Bundle::generate`] for a cluster that is running: every node of `previous` (the pod
@@ -104,7 +107,32 @@ impl Bundle {
         inputs: &PkiInputs,
         previous: &PreviousRanges,
     ) -> Result<Self, GenerateError> {
-        Self::generate_full(raw, inputs, Vec::new(), previous)
+        Self::generate_full(raw, inputs, Vec::new(), previous, None)
+    }
+
+    /// [`Bundle::generate`] for a cluster that runs `old`: every node keeps its pod range, and
+    /// the cluster keeps its identity ([`Pki::issue_from`]): the CAs, the service-account keys
+    /// and every certificate whose request did not change and that is not near expiry. Only
+    /// what is new or changed is issued, so applying the new bundle restarts only what it
+    /// changes. A bundle made by an older kbundle, without `identity.json`, gives its ranges
+    /// only.
+    pub fn generate_from(
+        raw: &RawClusterConfig,
+        inputs: &PkiInputs,
+        old: &Bundle,
+    ) -> Result<Self, GenerateError> {
+        let ranges = old.pod_ranges().map_err(GenerateError::Previous)?;
+        let identity = old
+            .identity()
+            .transpose()
+            .map_err(GenerateError::Previous)?;
+        Self::generate_full(raw, inputs, Vec::new(), &ranges, identity.as_ref())
+    }
+
+    /// The identity `old` recorded (`identity.json`); `None` for a bundle made before it was.
+    pub fn identity(&self) -> Option<Result<Identity, String>> {
+        self.entry(layout::IDENTITY_JSON)
+            .map(|entry| Identity::from_json(&String::from_utf8_lossy(&entry.contents)))
     }
 
     fn generate_full(
@@ -112,11 +140,15 @@ impl Bundle {
         inputs: &PkiInputs,
         premade_keys: Vec<KeyPair>,
         previous: &PreviousRanges,
+        identity: Option<&Identity>,
     ) -> Result<Self, GenerateError> {
         let config = ClusterConfig::from_raw(raw)?.config;
         // Before the PKI: a refused plan costs no key generation.
         let plan = NetworkPlan::with_previous(&config, previous)?;
-        let pki = Pki::issue_with_keys(&config, inputs, premade_keys)?;
+        let pki = match identity {
+            Some(identity) => Pki::issue_from(&config, inputs, identity)?,
+            None => Pki::issue_with_keys(&config, inputs, premade_keys)?,
+        };
         let rendered = render(&config, &plan, &pki, inputs.issued_at);
 
         let mut entries: Vec<(Entry, Option<String>)> = Vec::new();
@@ -171,6 +203,13 @@ impl Bundle {
                 None,
             );
         }
+        // What a later bundle of this cluster keeps (`generate --from`). Never a node's.
+        add(
+            layout::IDENTITY_JSON.into(),
+            pki.identity().to_json().into_bytes(),
+            0o600,
+            None,
+        );
         for addon in &rendered.addons {
             let mode = if addon.is_secret { 0o600 } else { 0o644 };
             add(

@@ -607,3 +607,107 @@ fn a_bundle_generated_with_previous_ranges_records_and_renders_them() {
         "{refused:?}"
     );
 }
+
+/// The node files of `bundle` that differ from `old`'s (or that `old` lacks), as
+/// `node:/path`.
+fn changed_node_files(old: &Bundle, bundle: &Bundle) -> Vec<String> {
+    let mut changed = Vec::new();
+    for node in &bundle.manifest.nodes {
+        let before = old.node_files(&node.name);
+        for file in bundle.node_files(&node.name) {
+            if !before.contains(&file) {
+                changed.push(format!("{}:{}", node.name, file.path));
+            }
+        }
+    }
+    changed
+}
+
+#[test]
+fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() {
+    let yaml = example_yaml(ExampleKind::Basic);
+    let raw = RawClusterConfig::from_yaml(&yaml).expect("parses");
+    let old = Bundle::generate(&raw, &inputs(1)).expect("generates");
+    let later = PkiInputs {
+        seed: [2; 32],
+        issued_at: ISSUED_AT + 40 * 24 * 3600,
+        existing_cas: Vec::new(),
+    };
+
+    // The same cluster, forty days later, with another seed: every node file is the same.
+    let same = Bundle::generate_from(&raw, &later, &old).expect("generates");
+    assert_eq!(changed_node_files(&old, &same), Vec::<String>::new());
+    assert_eq!(same.entry("admin.conf"), old.entry("admin.conf"));
+    assert!(verify::verify(&same, later.issued_at + 60).is_ok());
+
+    // A worker added and a label on worker1: the new worker's files, worker1's kubelet flags;
+    // no certificate of another node, no CA, no service-account key.
+    let grown = yaml.replace(
+        "    - name: worker1\n      address: 192.0.2.21\n      roles: [worker]\n",
+        "    - name: worker1\n      address: 192.0.2.21\n      roles: [worker]\n      labels: {disk: ssd}\n    - name: worker9\n      address: 192.0.2.29\n      roles: [worker]\n",
+    );
+    assert_ne!(grown, yaml, "the example changed: update this test");
+    let raw = RawClusterConfig::from_yaml(&grown).expect("parses");
+    let bundle = Bundle::generate_from(&raw, &later, &old).expect("generates");
+    let changed = changed_node_files(&old, &bundle);
+    assert!(
+        changed.iter().all(|path| path.starts_with("worker9:")
+            || path == "worker1:/etc/systemd/system/kubelet.service.d/99-kbundle.conf"),
+        "{changed:#?}"
+    );
+    assert!(changed.contains(&"worker9:/etc/kubernetes/kubelet.conf".to_owned()));
+    assert!(
+        changed
+            .contains(&"worker1:/etc/systemd/system/kubelet.service.d/99-kbundle.conf".to_owned())
+    );
+    assert_eq!(
+        bundle.pod_ranges().expect("ranges")["worker1"],
+        old.pod_ranges().expect("ranges")["worker1"]
+    );
+    let report = verify::verify(&bundle, later.issued_at + 60);
+    assert!(report.is_ok(), "{:#?}", report.problems);
+
+    // An extra SAN: the API servers' certificates, and only them, are issued again.
+    let sans = yaml.replace(
+        "  certificates:\n",
+        "  certificates:\n    extraSANs: [api.example.com]\n",
+    );
+    assert_ne!(sans, yaml, "the example changed: update this test");
+    let raw = RawClusterConfig::from_yaml(&sans).expect("parses");
+    let bundle = Bundle::generate_from(&raw, &later, &old).expect("generates");
+    assert_eq!(
+        changed_node_files(&old, &bundle),
+        [
+            "cp1:/etc/kubernetes/pki/apiserver.crt",
+            "cp1:/etc/kubernetes/pki/apiserver.key"
+        ]
+    );
+
+    // Near the end of their validity, the leaves are issued again from the same CAs.
+    let late = PkiInputs {
+        issued_at: ISSUED_AT + 350 * 24 * 3600,
+        ..later
+    };
+    let renewed = Bundle::generate_from(
+        &RawClusterConfig::from_yaml(&yaml).expect("parses"),
+        &late,
+        &old,
+    )
+    .expect("generates");
+    let changed = changed_node_files(&old, &renewed);
+    assert!(
+        changed.contains(&"cp1:/etc/kubernetes/pki/apiserver.crt".to_owned()),
+        "{changed:#?}"
+    );
+    for kept in [
+        "/etc/kubernetes/pki/ca.crt",
+        "/etc/kubernetes/pki/ca.key",
+        "/etc/kubernetes/pki/sa.key",
+        "/etc/kubernetes/pki/sa.pub",
+    ] {
+        assert!(
+            !changed.contains(&format!("cp1:{kept}")),
+            "{kept} changed: {changed:#?}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! bytes.
 
 mod authority;
+pub mod identity;
 pub mod inventory;
 mod key;
 mod kubeconfig;
@@ -14,6 +15,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 pub use authority::{CertAndKey, CertificateAuthority, LeafRequest, Validity, hex};
+pub use identity::Identity;
 pub use inventory::{CaKind, CertSpec, KubeconfigSpec};
 pub use key::KeyPair;
 
@@ -107,6 +109,12 @@ pub struct IssuedCert {
     pub node: String,
     /// Certificate and key.
     pub material: CertAndKey,
+    /// What it was issued for.
+    pub request: LeafRequest,
+    /// When it expires (unix seconds).
+    pub not_after: i64,
+    /// Kept from the bundle it was made from, not issued now.
+    pub kept: bool,
 }
 
 /// One issued kubeconfig.
@@ -122,6 +130,12 @@ pub struct IssuedKubeconfig {
     pub client: CertAndKey,
     /// The kubeconfig YAML. A secret.
     pub contents: String,
+    /// What its client certificate was issued for.
+    pub request: LeafRequest,
+    /// When its client certificate expires (unix seconds).
+    pub not_after: i64,
+    /// Kept from the bundle it was made from, not issued now.
+    pub kept: bool,
 }
 
 /// A file for a node's disk.
@@ -191,6 +205,27 @@ impl Pki {
         inputs: &PkiInputs,
         premade: Vec<KeyPair>,
     ) -> Result<Self, Error> {
+        Self::issue_full(config, inputs, premade, None)
+    }
+
+    /// Issues everything for `config` keeping what `previous` (the identity of the bundle it
+    /// is made from) has: its CAs (unless the config brings others) and service-account keys,
+    /// and every leaf whose request did not change and that is not near expiry
+    /// ([`Identity::keepable`]). Only what is new or changed is issued.
+    pub fn issue_from(
+        config: &ClusterConfig,
+        inputs: &PkiInputs,
+        previous: &Identity,
+    ) -> Result<Self, Error> {
+        Self::issue_full(config, inputs, Vec::new(), Some(previous))
+    }
+
+    fn issue_full(
+        config: &ClusterConfig,
+        inputs: &PkiInputs,
+        premade: Vec<KeyPair>,
+        previous: Option<&Identity>,
+    ) -> Result<Self, Error> {
         let mut rng = ChaCha20Rng::from_seed(inputs.seed);
         let algorithm = config.certificates.key_algorithm;
         let ca_validity = Validity {
@@ -204,11 +239,136 @@ impl Pki {
         let leaf_not_after =
             inputs.issued_at + i64::from(config.certificates.validity_hours) * 3600;
 
+        // The CAs: those the config brings, else those of the previous bundle, else new ones.
+        let mut existing_cas = inputs.existing_cas.clone();
+        for spec in &CERTIFICATE_AUTHORITIES {
+            if let Some(kept) = previous.and_then(|p| p.authority(spec.config_name))
+                && !existing_cas.iter().any(|ca| ca.kind == spec.kind)
+            {
+                existing_cas.push(ExistingCa {
+                    kind: spec.kind,
+                    certificate_pem: kept.certificate_pem.clone(),
+                    key_pem: kept.key_pem.clone(),
+                });
+            }
+        }
+        let kept_ca = |kind: CaKind| -> bool {
+            let spec = CERTIFICATE_AUTHORITIES
+                .iter()
+                .find(|spec| spec.kind == kind);
+            match (previous, spec) {
+                (Some(previous), Some(spec)) => {
+                    previous.authority(spec.config_name).is_some_and(|kept| {
+                        existing_cas
+                            .iter()
+                            .any(|ca| ca.kind == kind && ca.certificate_pem == kept.certificate_pem)
+                    })
+                }
+                _ => false,
+            }
+        };
+        let plan = NetworkPlan::new(config);
+        let minor = config.kubernetes_version.minor();
+        let keep = |kind: identity::LeafKind,
+                    ca: CaKind,
+                    node: Option<&str>,
+                    file: &str,
+                    request: &LeafRequest,
+                    server: Option<&str>| {
+            if !kept_ca(ca) {
+                return None;
+            }
+            previous?.keepable(
+                &identity::LeafAt {
+                    kind,
+                    node,
+                    file,
+                    server,
+                },
+                request,
+                inputs.issued_at,
+                config.certificates.validity_hours,
+            )
+        };
+        // What each leaf is issued for, and which are kept, before any key is made: only the
+        // others need one.
+        let mut leaf_requests = Vec::new();
+        for spec in &CERTIFICATES {
+            for node in nodes_in(config, spec.scope) {
+                let request = LeafRequest {
+                    common_name: common_name(spec.common_name, node),
+                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
+                    usage: spec.usage,
+                    dns_names: dns_sans(spec.sans, config, node),
+                    ip_addresses: ip_sans(spec.sans, config, &plan, node),
+                };
+                let kept = keep(
+                    identity::LeafKind::Certificate,
+                    spec.ca,
+                    Some(&node.name),
+                    spec.file,
+                    &request,
+                    None,
+                )
+                .cloned();
+                leaf_requests.push((spec, node, request, kept));
+            }
+        }
+        let endpoint_url = config.api_endpoint().url();
+        let mut kubeconfig_requests = Vec::new();
+        for spec in &KUBECONFIGS {
+            for holder in kubeconfig_holders(config, spec.scope) {
+                let server = match (spec.server, holder) {
+                    (ServerRule::Local, Some(node)) => local_url(node),
+                    (ServerRule::LocalOnControlPlane, Some(node)) if node.roles.control_plane => {
+                        local_url(node)
+                    }
+                    _ => endpoint_url.clone(),
+                };
+                let user = match (spec.common_name, holder) {
+                    (CommonName::KubeletNode, Some(node)) => format!("system:node:{}", node.name),
+                    (CommonName::Fixed(name), _) => name.to_owned(),
+                    (_, node) => node.map(|n| n.name.clone()).unwrap_or_default(),
+                };
+                let request = LeafRequest {
+                    common_name: user,
+                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
+                    usage: inventory::Usage::Client,
+                    dns_names: Vec::new(),
+                    ip_addresses: Vec::new(),
+                };
+                let kept = keep(
+                    identity::LeafKind::Kubeconfig,
+                    CaKind::Cluster,
+                    holder.map(|node| node.name.as_str()),
+                    spec.file,
+                    &request,
+                    Some(&server),
+                )
+                .cloned();
+                kubeconfig_requests.push((spec, holder, server, request, kept));
+            }
+        }
+        let kept_service_account = previous
+            .filter(|_| kept_ca(CaKind::Cluster))
+            .map(|previous| previous.service_account.clone());
+
         // Every key gets its own seed drawn in a fixed order, so keys can be made in parallel
         // (RSA key generation dominates) and still come out the same for the same inputs.
         // The seeds are drawn for every key even when some are premade, so the rest of the
         // random stream (serials, token) does not depend on how the keys were made.
-        let key_count = Self::key_count(config, &inputs.existing_cas);
+        let key_count = match previous {
+            None => Self::key_count(config, &existing_cas),
+            Some(_) => {
+                CERTIFICATE_AUTHORITIES
+                    .iter()
+                    .filter(|spec| !existing_cas.iter().any(|ca| ca.kind == spec.kind))
+                    .count()
+                    + leaf_requests.iter().filter(|r| r.3.is_none()).count()
+                    + kubeconfig_requests.iter().filter(|r| r.4.is_none()).count()
+                    + usize::from(kept_service_account.is_none())
+            }
+        };
         let seeds: Vec<[u8; 32]> = (0..key_count)
             .map(|_| {
                 let mut seed = [0u8; 32];
@@ -235,7 +395,7 @@ impl Pki {
 
         let mut authorities = Vec::new();
         for spec in &CERTIFICATE_AUTHORITIES {
-            let existing = inputs.existing_cas.iter().find(|ca| ca.kind == spec.kind);
+            let existing = existing_cas.iter().find(|ca| ca.kind == spec.kind);
             let authority = match existing {
                 Some(existing) => CertificateAuthority::from_existing(
                     spec,
@@ -256,84 +416,96 @@ impl Pki {
                 .unwrap_or(0)]
         };
 
-        let plan = NetworkPlan::new(config);
-        let minor = config.kubernetes_version.minor();
+        let leaf_validity_end = leaf_validity.issued_at + i64::from(leaf_validity.hours) * 3600;
         let mut certificates = Vec::new();
-        for spec in &CERTIFICATES {
-            for node in nodes_in(config, spec.scope) {
-                let request = LeafRequest {
-                    common_name: common_name(spec.common_name, node),
-                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
-                    usage: spec.usage,
-                    dns_names: dns_sans(spec.sans, config, node),
-                    ip_addresses: ip_sans(spec.sans, config, &plan, node),
-                };
-                let key = next_key()?;
-                let certificate_pem =
-                    authority(spec.ca).issue(&request, &key, leaf_validity, &mut rng)?;
-                certificates.push(IssuedCert {
-                    spec,
-                    node: node.name.clone(),
-                    material: CertAndKey {
-                        certificate_pem,
-                        key_pem: key.private_pem()?,
+        for (spec, node, request, kept) in leaf_requests {
+            let (material, not_after) = match &kept {
+                Some(kept) => (
+                    CertAndKey {
+                        certificate_pem: kept.certificate_pem.clone(),
+                        key_pem: kept.key_pem.clone(),
                     },
-                });
-            }
+                    kept.not_after,
+                ),
+                None => {
+                    let key = next_key()?;
+                    let certificate_pem =
+                        authority(spec.ca).issue(&request, &key, leaf_validity, &mut rng)?;
+                    (
+                        CertAndKey {
+                            certificate_pem,
+                            key_pem: key.private_pem()?,
+                        },
+                        leaf_validity_end,
+                    )
+                }
+            };
+            certificates.push(IssuedCert {
+                spec,
+                node: node.name.clone(),
+                material,
+                request,
+                not_after,
+                kept: kept.is_some(),
+            });
         }
 
         let cluster_ca = authority(CaKind::Cluster);
-        let endpoint_url = config.api_endpoint().url();
         let mut kubeconfigs = Vec::new();
-        for spec in &KUBECONFIGS {
-            for holder in kubeconfig_holders(config, spec.scope) {
-                let server = match (spec.server, holder) {
-                    (ServerRule::Local, Some(node)) => local_url(node),
-                    (ServerRule::LocalOnControlPlane, Some(node)) if node.roles.control_plane => {
-                        local_url(node)
-                    }
-                    _ => endpoint_url.clone(),
-                };
-                let user = match (spec.common_name, holder) {
-                    (CommonName::KubeletNode, Some(node)) => format!("system:node:{}", node.name),
-                    (CommonName::Fixed(name), _) => name.to_owned(),
-                    (_, node) => node.map(|n| n.name.clone()).unwrap_or_default(),
-                };
-                let request = LeafRequest {
-                    common_name: user.clone(),
-                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
-                    usage: inventory::Usage::Client,
-                    dns_names: Vec::new(),
-                    ip_addresses: Vec::new(),
-                };
-                let key = next_key()?;
-                let certificate_pem = cluster_ca.issue(&request, &key, leaf_validity, &mut rng)?;
-                let client = CertAndKey {
-                    certificate_pem,
-                    key_pem: key.private_pem()?,
-                };
-                let contents = kubeconfig::render(
-                    &config.name,
-                    &server,
-                    &cluster_ca.material().certificate_pem,
-                    &user,
-                    &client.certificate_pem,
-                    &client.key_pem,
-                );
-                kubeconfigs.push(IssuedKubeconfig {
-                    spec,
-                    node: holder.map(|node| node.name.clone()),
-                    server,
-                    client,
-                    contents,
-                });
-            }
+        for (spec, holder, server, request, kept) in kubeconfig_requests {
+            let (client, not_after) = match &kept {
+                Some(kept) => (
+                    CertAndKey {
+                        certificate_pem: kept.certificate_pem.clone(),
+                        key_pem: kept.key_pem.clone(),
+                    },
+                    kept.not_after,
+                ),
+                None => {
+                    let key = next_key()?;
+                    let certificate_pem =
+                        cluster_ca.issue(&request, &key, leaf_validity, &mut rng)?;
+                    (
+                        CertAndKey {
+                            certificate_pem,
+                            key_pem: key.private_pem()?,
+                        },
+                        leaf_validity_end,
+                    )
+                }
+            };
+            let contents = kubeconfig::render(
+                &config.name,
+                &server,
+                &cluster_ca.material().certificate_pem,
+                &request.common_name,
+                &client.certificate_pem,
+                &client.key_pem,
+            );
+            kubeconfigs.push(IssuedKubeconfig {
+                spec,
+                node: holder.map(|node| node.name.clone()),
+                server,
+                client,
+                contents,
+                request,
+                not_after,
+                kept: kept.is_some(),
+            });
         }
 
-        let service_account_key = next_key()?;
-        let service_account = CertAndKey {
-            certificate_pem: service_account_key.public_pem()?,
-            key_pem: service_account_key.private_pem()?,
+        let service_account = match kept_service_account {
+            Some(kept) => CertAndKey {
+                certificate_pem: kept.public_pem,
+                key_pem: kept.private_pem,
+            },
+            None => {
+                let service_account_key = next_key()?;
+                CertAndKey {
+                    certificate_pem: service_account_key.public_pem()?,
+                    key_pem: service_account_key.private_pem()?,
+                }
+            }
         };
         let bootstrap_token = BootstrapToken {
             id: token_chars(&mut rng, 6),
@@ -348,6 +520,67 @@ impl Pki {
             bootstrap_token,
             discovery_hash,
         })
+    }
+
+    /// What a later bundle needs to keep this cluster's identity (`identity.json`).
+    pub fn identity(&self) -> Identity {
+        let leaf = |kind,
+                    node: Option<&str>,
+                    file: &str,
+                    request: &LeafRequest,
+                    server: Option<&str>,
+                    not_after,
+                    material: &CertAndKey| identity::KeptLeaf {
+            kind,
+            node: node.map(str::to_owned),
+            file: file.to_owned(),
+            request: identity::KeptRequest::of(request),
+            server: server.map(str::to_owned),
+            not_after,
+            certificate_pem: material.certificate_pem.clone(),
+            key_pem: material.key_pem.clone(),
+        };
+        Identity {
+            authorities: self
+                .authorities
+                .iter()
+                .map(|authority| identity::KeptAuthority {
+                    kind: authority.spec().config_name.to_owned(),
+                    certificate_pem: authority.material().certificate_pem.clone(),
+                    key_pem: authority.material().key_pem.clone(),
+                })
+                .collect(),
+            service_account: identity::KeptKeyPair {
+                public_pem: self.service_account.certificate_pem.clone(),
+                private_pem: self.service_account.key_pem.clone(),
+            },
+            leaves: self
+                .certificates
+                .iter()
+                .map(|issued| {
+                    leaf(
+                        identity::LeafKind::Certificate,
+                        Some(&issued.node),
+                        issued.spec.file,
+                        &issued.request,
+                        None,
+                        issued.not_after,
+                        &issued.material,
+                    )
+                })
+                .chain(self.kubeconfigs.iter().map(|issued| {
+                    leaf(
+                        identity::LeafKind::Kubeconfig,
+                        issued.node.as_deref(),
+                        issued.spec.file,
+                        &issued.request,
+                        Some(&issued.server),
+                        issued.not_after,
+                        &issued.client,
+                    )
+                }))
+                .collect(),
+        }
     }
 
     /// The CA of `kind`.

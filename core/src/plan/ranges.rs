@@ -59,7 +59,7 @@ pub(super) fn assign(
                     "keep spec.networking.podSubnet and nodeCIDRMaskSize as in the previous \
                      bundle (they held `{old_text}`): the API server cannot change a Node's pod \
                      range once set (other ranges need the Node deleted first, kubectl delete \
-                     node {}, and a bundle made without --previous)",
+                     node {}, and a bundle made without --from)",
                     node.name
                 ))
         };
@@ -106,7 +106,7 @@ pub(super) fn assign(
                     "had the pod range `{old_text}` in the previous bundle, and so had node `{holder}`"
                 ))
                 .value(&node.name)
-                .hint("the previous bundle is damaged: pass the bundle that was applied last to --previous"),
+                .hint("the previous bundle is damaged: pass the bundle that was applied last to --from"),
             );
             continue;
         }
@@ -185,7 +185,7 @@ fn free_slot(name: &str, slots: u128, taken: &[BTreeMap<u128, &str>]) -> Option<
 /// the slot, depend on every byte. Written out rather than taken from `std::hash`, whose output
 /// may change between Rust releases and platforms: this value decides where ranges go, so it
 /// must be the same on every machine, in wasm32, and in every future kbundle (changing it would
-/// move the ranges of bundles generated without `--previous`; a test pins known values).
+/// move the ranges of bundles generated without `--from`; a test pins known values).
 pub(crate) fn name_hash(name: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in name.bytes() {

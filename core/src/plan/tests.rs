@@ -273,7 +273,7 @@ fn ranges_by_name(plan: &NetworkPlan) -> std::collections::BTreeMap<String, Stri
 
 #[test]
 fn the_name_hash_never_changes() {
-    // These values place the ranges of every bundle made without --previous: a change would
+    // These values place the ranges of every bundle made without --from: a change would
     // move them, and the API server refuses to move a Node's range.
     assert_eq!(ranges::name_hash(""), 0xf52a_15e9_a9b5_e89b);
     assert_eq!(ranges::name_hash("cp1"), 0xf7f3_2f77_e644_5c4a);

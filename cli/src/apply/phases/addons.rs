@@ -5,7 +5,7 @@
 //! applying it would drop the taints administrators and the node lifecycle controller added).
 //! The API server refuses to change a Node's pod range once set, so before anything is applied
 //! the Nodes' current ranges are compared with the bundle's, and a bundle that would move one is
-//! refused with the fix (generate it again with `--previous`).
+//! refused with the fix (generate it again with `--from`).
 
 use ipnetwork::IpNetwork;
 use kbundle_core::plan::PreviousRanges;
@@ -108,7 +108,7 @@ impl Phase for NodeRanges {
         if !conflicts.is_empty() {
             return Err(format!(
                 "{}; no Node was changed\nhint: the API server cannot change a Node's pod range: \
-                 generate this bundle again with `kbundle generate --previous OLD_BUNDLE.zip`, \
+                 generate this bundle again with `kbundle generate --from OLD_BUNDLE.zip`, \
                  OLD_BUNDLE.zip being the bundle applied last to this cluster",
                 conflicts.join("; ")
             ));
