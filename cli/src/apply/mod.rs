@@ -201,6 +201,7 @@ pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
         Box::new(phases::Preflight),
         Box::new(phases::Upload),
         Box::new(phases::Artifacts),
+        Box::new(phases::NewNodeObjects),
         Box::new(phases::Install),
         Box::new(phases::Images),
         Box::new(phases::Start),

@@ -19,6 +19,11 @@ pub(crate) struct Addons;
 /// Node objects with their planned pod ranges, before kube-controller-manager starts.
 pub(crate) struct NodeRanges;
 
+/// On a running cluster, the Node objects of nodes that are not registered yet, with their
+/// planned ranges, before their kubelets start: kube-controller-manager runs and would give a
+/// registering node a range of its own choosing, which no later phase could change.
+pub(crate) struct NewNodeObjects;
+
 const NODES_ADDON: &str = "addons/00-nodes.yaml";
 
 fn apply(context: &Context, node: &NodeTarget, addon: &str) -> Result<(), String> {
@@ -97,36 +102,100 @@ impl Phase for NodeRanges {
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
-        let ranges = context.bundle.pod_ranges()?;
-        let NodeObjects { objects, taints } = node_objects(context, &ranges)?;
-        let kubectl = "kubectl --kubeconfig /etc/kubernetes/super-admin.conf";
-        // Nodes registered by their kubelets have no range until this phase gives them one;
-        // a Node with a range has it for good.
-        let listing = root(context, node, &format!("{kubectl} {RANGES_QUERY}"))
-            .map_err(|reason| format!("listing the Nodes' pod ranges: {reason}"))?;
-        let conflicts = range_conflicts(&ranges, &listing.stdout);
-        if !conflicts.is_empty() {
-            return Err(format!(
-                "{}; no Node was changed\nhint: the API server cannot change a Node's pod range: \
-                 generate this bundle again with `kbundle generate --from OLD_BUNDLE.zip`, \
-                 OLD_BUNDLE.zip being the bundle applied last to this cluster",
-                conflicts.join("; ")
-            ));
-        }
-        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
-        let mut command = format!(
-            "{kubectl} apply --server-side --force-conflicts --field-manager=kbundle -f - <<'KBUNDLE_NODES'\n{list}\nKBUNDLE_NODES\n"
-        );
-        for (name, taint) in &taints {
-            command.push_str(&format!(
-                "{kubectl} taint node {} {} --overwrite >/dev/null\n",
-                quote(name),
-                quote(taint)
-            ));
-        }
-        root(context, node, &command).map_err(|reason| format!("{NODES_ADDON}: {reason}"))?;
+        give_ranges(context, node, None)?;
         Ok("Node objects carry their planned pod ranges".into())
     }
+}
+
+impl Phase for NewNodeObjects {
+    fn name(&self) -> &'static str {
+        "new-nodes"
+    }
+
+    fn title(&self) -> &'static str {
+        "On a running cluster, create the Nodes that join with their planned pod ranges"
+    }
+
+    fn groups(&self, context: &Context) -> Vec<Vec<usize>> {
+        first_control_plane(context)
+    }
+
+    fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
+        // Before the first install there is no API server (nor super-admin.conf): node-ranges
+        // gives every range while kube-controller-manager is held back.
+        let probe = format!(
+            "[ -f /etc/kubernetes/super-admin.conf ] && {KUBECTL} --request-timeout=5s get --raw /readyz >/dev/null 2>&1 && echo up || true"
+        );
+        if !root(context, node, &probe)?.stdout.contains("up") {
+            return Ok("the API server is not up yet: node-ranges gives the ranges".into());
+        }
+        let listing = root(context, node, &format!("{KUBECTL} {RANGES_QUERY}"))
+            .map_err(|reason| format!("listing the Nodes: {reason}"))?;
+        let registered: Vec<&str> = listing
+            .stdout
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        let new: Vec<String> = context
+            .bundle
+            .manifest
+            .nodes
+            .iter()
+            .map(|planned| planned.name.clone())
+            .filter(|name| !registered.contains(&name.as_str()))
+            .collect();
+        if new.is_empty() {
+            return Ok("no new node".into());
+        }
+        give_ranges(context, node, Some(&new))?;
+        Ok(format!("created with their pod ranges: {}", new.join(", ")))
+    }
+}
+
+/// kubectl with the rights it needs before admin.conf has its own.
+const KUBECTL: &str = "kubectl --kubeconfig /etc/kubernetes/super-admin.conf";
+
+/// Gives the bundle's Node objects (those named in `only`, or all) their labels, pod ranges
+/// and taints, after checking no range would move.
+fn give_ranges(
+    context: &Context,
+    node: &NodeTarget,
+    only: Option<&[String]>,
+) -> Result<(), String> {
+    let ranges = context.bundle.pod_ranges()?;
+    let NodeObjects { objects, taints } = node_objects(context, &ranges)?;
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+    let objects: Vec<serde_json::Value> = objects
+        .into_iter()
+        .filter(|object| wanted(object["metadata"]["name"].as_str().unwrap_or_default()))
+        .collect();
+    let kubectl = KUBECTL;
+    // Nodes registered by their kubelets have no range until this phase gives them one;
+    // a Node with a range has it for good.
+    let listing = root(context, node, &format!("{kubectl} {RANGES_QUERY}"))
+        .map_err(|reason| format!("listing the Nodes' pod ranges: {reason}"))?;
+    let conflicts = range_conflicts(&ranges, &listing.stdout);
+    if !conflicts.is_empty() {
+        return Err(format!(
+            "{}; no Node was changed\nhint: the API server cannot change a Node's pod range: \
+             generate this bundle again with `kbundle generate --from OLD_BUNDLE.zip`, \
+             OLD_BUNDLE.zip being the bundle applied last to this cluster",
+            conflicts.join("; ")
+        ));
+    }
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    let mut command = format!(
+        "{kubectl} apply --server-side --force-conflicts --field-manager=kbundle -f - <<'KBUNDLE_NODES'\n{list}\nKBUNDLE_NODES\n"
+    );
+    for (name, taint) in taints.iter().filter(|(name, _)| wanted(name)) {
+        command.push_str(&format!(
+            "{kubectl} taint node {} {} --overwrite >/dev/null\n",
+            quote(name),
+            quote(taint)
+        ));
+    }
+    root(context, node, &command).map_err(|reason| format!("{NODES_ADDON}: {reason}"))?;
+    Ok(())
 }
 
 /// Each Node's name and pod ranges (none yet: only the name), a line each.

@@ -12,7 +12,7 @@ mod upload;
 mod validate;
 mod wait;
 
-pub(crate) use addons::{Addons, NodeRanges};
+pub(crate) use addons::{Addons, NewNodeObjects, NodeRanges};
 pub(crate) use artifacts::{Artifacts, Images};
 pub(crate) use connect::Connect;
 pub(crate) use dry_run::DryRun;
