@@ -1,4 +1,5 @@
-//! `spec.certificates`: key algorithm, validities, extra SANs and existing CAs.
+//! `spec.certificates`: key algorithm, validities, the bootstrap token's lifetime, extra SANs
+//! and existing CAs.
 
 use std::net::IpAddr;
 
@@ -6,6 +7,9 @@ use super::*;
 
 const DEFAULT_VALIDITY_HOURS: u32 = 365 * 24;
 const DEFAULT_CA_VALIDITY_HOURS: u32 = 10 * 365 * 24;
+/// kubeadm's default token lifetime: whoever holds an old bundle can no longer mint node
+/// certificates a day after it was made.
+const DEFAULT_BOOTSTRAP_TOKEN_TTL_HOURS: u32 = 24;
 
 impl Checker {
     pub(super) fn certificates(&mut self, raw: &RawClusterConfig) -> Option<Certificates> {
@@ -52,6 +56,8 @@ impl Checker {
                 ),
             );
         }
+        let bootstrap_token_ttl_hours =
+            self.bootstrap_token_ttl(certificates.bootstrap_token_ttl.as_deref(), validity_hours);
         let mut extra_sans = Vec::new();
         for (index, san) in certificates.extra_sans.iter().enumerate() {
             if let Ok(address) = san.parse::<IpAddr>() {
@@ -93,9 +99,48 @@ impl Checker {
             key_algorithm,
             validity_hours: validity_hours?,
             ca_validity_hours: ca_validity_hours?,
+            bootstrap_token_ttl_hours: bootstrap_token_ttl_hours?,
             extra_sans,
             existing_cas,
         })
+    }
+
+    /// The bootstrap token's lifetime: positive (kubeadm's `0`, never expiring, is what this
+    /// setting exists to avoid) and within the certificates' validity. Left out, 24 hours, or
+    /// the validity when that is shorter.
+    fn bootstrap_token_ttl(
+        &mut self,
+        text: Option<&str>,
+        validity_hours: Option<u32>,
+    ) -> Option<u32> {
+        let path = "spec.certificates.bootstrapTokenTTL";
+        let Some(text) = text else {
+            return Some(
+                validity_hours.map_or(DEFAULT_BOOTSTRAP_TOKEN_TTL_HOURS, |validity| {
+                    validity.min(DEFAULT_BOOTSTRAP_TOKEN_TTL_HOURS)
+                }),
+            );
+        };
+        if parse_duration_hours(text) == Some(0) {
+            self.push(
+                Diagnostic::error(path, "must be longer than zero")
+                    .value(text)
+                    .hint("a token that never expires lets anyone with this bundle join nodes for ever; use e.g. `24h`, and `kbundle join-token` when a node joins later"),
+            );
+            return None;
+        }
+        let hours = self.duration(path, Some(text), DEFAULT_BOOTSTRAP_TOKEN_TTL_HOURS)?;
+        if let Some(validity) = validity_hours
+            && hours > validity
+        {
+            self.push(
+                Diagnostic::error(path, "is longer than the certificates' validity")
+                    .value(text)
+                    .hint("the token lets nodes join, so it must not outlive the certificates; shorten bootstrapTokenTTL (default `24h`) or lengthen validity"),
+            );
+            return None;
+        }
+        Some(hours)
     }
 
     fn file_path(&mut self, path: &str, file: Option<&str>) -> Option<String> {
