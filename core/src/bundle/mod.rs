@@ -7,6 +7,7 @@ pub mod install;
 pub mod layout;
 pub mod manifest;
 pub mod read;
+pub mod token;
 #[cfg(feature = "x509-parsing")]
 pub mod verify;
 

@@ -25,7 +25,7 @@ pub(crate) use validate::Validate;
 pub(crate) use wait::{WaitApiServer, WaitEtcd};
 
 use super::{Context, NodeTarget};
-use crate::ssh::{Output, run_as_root};
+use crate::ssh::{Output, run_as_root, run_as_root_with_input};
 
 /// Runs `command` as root on `node` with the run's command timeout; a failure becomes the
 /// phase's reason.
@@ -34,6 +34,29 @@ pub(super) fn root(context: &Context, node: &NodeTarget, command: &str) -> Resul
         node.remote.as_ref(),
         &node.become_root,
         command,
+        context.options.command_timeout,
+    )
+    .map_err(|error| error.to_string())?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(output.reason())
+    }
+}
+
+/// [`root`] with `input` on the command's standard input (secrets go there, never into the
+/// command line).
+pub(super) fn root_with_input(
+    context: &Context,
+    node: &NodeTarget,
+    command: &str,
+    input: &[u8],
+) -> Result<Output, String> {
+    let output = run_as_root_with_input(
+        node.remote.as_ref(),
+        &node.become_root,
+        command,
+        input,
         context.options.command_timeout,
     )
     .map_err(|error| error.to_string())?;
