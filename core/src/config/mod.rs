@@ -19,6 +19,7 @@ use serde::Serialize;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use example::{ExampleKind, example_yaml};
 pub use raw::RawClusterConfig;
+pub use validate::parse_duration_hours;
 
 use crate::net::IpFamily;
 use crate::versions::KubernetesVersion;

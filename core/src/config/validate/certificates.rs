@@ -175,7 +175,7 @@ impl Checker {
 }
 
 /// `8760h`, `365d`, `10y` (365-day years, as kubeadm counts them) → hours.
-fn parse_duration_hours(text: &str) -> Option<u32> {
+pub fn parse_duration_hours(text: &str) -> Option<u32> {
     let text = text.trim();
     let unit = text.chars().last()?;
     let number: u32 = text[..text.len() - unit.len_utf8()].parse().ok()?;

@@ -18,6 +18,7 @@ use super::raw::RawClusterConfig;
 use super::*;
 use crate::net::IpFamily;
 
+pub use certificates::parse_duration_hours;
 #[cfg(test)]
 pub(crate) use high_availability::parse_endpoint;
 use names::{is_dns_label, is_dns_subdomain};
