@@ -48,6 +48,23 @@ pub(crate) enum Command {
     Status(ApplyArgs),
     /// Remove what the bundle installed from its nodes (backed up), ready for a fresh apply.
     Reset(ApplyArgs),
+    /// Mint a bootstrap token and write a join folder with it, for a node that joins later.
+    JoinToken(JoinTokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct JoinTokenArgs {
+    /// The folder to write: the bundle's join/ with the new token (must not exist).
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub(crate) output_dir: PathBuf,
+    /// How long the token lets nodes join: whole hours, days or years (`1h`, `2d`), at most the
+    /// certificates' validity.
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub(crate) ttl: String,
+    /// How to reach the cluster: the same options as apply (only the first control-plane node
+    /// is contacted).
+    #[command(flatten)]
+    pub(crate) apply: ApplyArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => commands::apply::run(&args, commands::apply::Mode::Apply),
         Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
         Command::Reset(args) => commands::apply::run(&args, commands::apply::Mode::Reset),
+        Command::JoinToken(args) => commands::join_token::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

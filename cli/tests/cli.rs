@@ -335,3 +335,63 @@ fn generate_previous_keeps_every_range_and_refuses_one_that_no_longer_fits() {
     );
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// `kbundle join-token` refuses bad arguments before reading the nodes: exit 2, the option
+/// named with its fix, nothing written. See: issue #14, item 6.
+#[test]
+fn join_token_refuses_bad_arguments_before_any_connection() {
+    let directory = scratch_dir("join-token");
+    std::fs::write(
+        directory.join("cluster.yaml"),
+        "apiVersion: kbundle.dev/v1alpha1\nkind: Cluster\nmetadata: {name: demo}\nspec:\n  nodes:\n    - {name: cp1, address: 192.0.2.11, roles: [control-plane, worker]}\n",
+    )
+    .expect("cluster.yaml");
+    let generated = kbundle(
+        &directory,
+        &["generate", "cluster.yaml", "-o", "bundle.zip"],
+    );
+    assert!(generated.status.success(), "{}", transcript(&generated));
+    std::fs::create_dir(directory.join("taken")).expect("mkdir");
+    for (name, args) in [
+        ("join-token-zero-ttl", &["--ttl", "0h", "-o", "fresh"][..]),
+        (
+            "join-token-ttl-in-minutes",
+            &["--ttl", "30m", "-o", "fresh"][..],
+        ),
+        (
+            "join-token-ttl-beyond-validity",
+            &["--ttl", "2y", "-o", "fresh"][..],
+        ),
+        ("join-token-existing-folder", &["-o", "taken"][..]),
+    ] {
+        let mut all = vec!["join-token", "bundle.zip"];
+        all.extend_from_slice(args);
+        let output = kbundle(&directory, &all);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{name}: {}",
+            transcript(&output)
+        );
+        insta::assert_snapshot!(name, transcript(&output));
+        assert!(!directory.join("fresh").exists(), "{name}: nothing written");
+    }
+    let entries: Vec<String> = std::fs::read_dir(&directory)
+        .expect("read_dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut entries = entries;
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["bundle.zip", "cluster.yaml", "taken"],
+        "no folder, no log, no staging"
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}

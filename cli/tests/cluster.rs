@@ -78,7 +78,7 @@ fn assert_addons_as_rendered(cluster: &ClusterLab, zip: &Path, admin: &Path) {
         .collect();
     assert!(addons.len() >= 5, "{addons:?}");
     for addon in addons {
-        let file = cluster.extract(zip, &addon);
+        let file = applied_part_of(cluster, zip, admin, &addon);
         let file = file.display().to_string();
         let listed = cluster.kubectl(admin, &["get", "-f", &file, "-o", "name"]);
         let text = std::fs::read_to_string(&file).expect("addon");
@@ -426,7 +426,8 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     ));
     // node4 is not in the cluster: it joins later.
     let cluster = ClusterLab::new(shape.clone(), 4, &kbundle());
-    let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "single");
+    let zip =
+        generate_with_the_token_expired(&cluster, &shape.cluster_yaml(&cluster.lab), "single");
 
     // The API server dies while apply needs it: the run fails naming the phase and the node;
     // once it is back, the same command completes.
@@ -444,6 +445,7 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
     let logs: String = shape.nodes().map(|i| node_logs(&cluster.lab, i)).collect();
     assert!(run.success(), "{run}\n{logs}");
     assert!(!run.stderr.contains("skipped"), "no phase skipped: {run}");
+    assert_the_expired_token_was_left_out(&run);
 
     let admin = admin_conf(&cluster, &zip);
     assert_nodes_ready_with_planned_ranges(&cluster, &zip, &admin);
@@ -528,21 +530,15 @@ fn one_control_plane_and_two_workers_come_up_and_stay_up() {
         );
     }
 
-    // A worker added after the cluster is up joins by the README's procedure: the bundle's
-    // join/ folder and `sh join/install.sh NAME ADDRESS`; the real kubelet requests its
-    // certificate with the bootstrap token, the cluster signs it, the node turns Ready.
+    // A worker added after the cluster is up joins by the README's procedure. The bundle's
+    // join/ no longer can (its token expired); the folder `kbundle join-token` writes can: the
+    // real kubelet requests its certificate with the new token, the cluster signs it, the node
+    // turns Ready.
     let readme = std::fs::read_to_string(cluster.extract(&zip, "README.md")).expect("README");
     assert!(readme.contains("sh join/install.sh"), "{readme}");
-    cluster.copy_join_folder(&zip, 4);
-    let joined = cluster.lab.ssh(
-        4,
-        kbundle_tests::lab::SUDO_USER,
-        &format!(
-            "cd bundle && sudo sh join/install.sh node4 {}",
-            cluster.lab.node_address(4)
-        ),
-    );
-    assert!(joined.success(), "{joined}");
+    assert!(readme.contains("kbundle join-token"), "{readme}");
+    assert_the_bundles_join_folder_cannot_bootstrap(&cluster, &zip);
+    join_node4_with_a_fresh_token(&cluster, &zip);
     cluster.wait_nodes_ready(&admin, &["node4"], Duration::from_secs(120));
     let verdict = real_kubelet_verdict(&cluster.lab, 4, Duration::from_secs(60));
     assert!(verdict.starts_with("passed"), "node4: {verdict}");
@@ -994,5 +990,190 @@ fn day_two_a_bundle_made_from_the_last_one_changes_only_what_changed() {
     assert_eq!(
         std::fs::read(cluster.extract(&second, "admin.conf")).expect("admin.conf"),
         std::fs::read(&admin).expect("admin.conf"),
+    );
+}
+
+/// The bundle of `yaml`, made as if two days ago: the certificates are valid, the bootstrap
+/// token (24 hours) has expired, as for any bundle used a while after it was made.
+fn generate_with_the_token_expired(cluster: &ClusterLab, yaml: &str, name: &str) -> PathBuf {
+    let dir = cluster.lab.scratch_dir();
+    let config = dir.join(format!("{name}.yaml"));
+    std::fs::write(&config, yaml).expect("write cluster.yaml");
+    let zip = dir.join(format!("{name}.zip"));
+    let issued_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 2 * 24 * 3600;
+    let run = cluster.kbundle_run(&[
+        "generate",
+        &config.display().to_string(),
+        "-o",
+        &zip.display().to_string(),
+        "--force",
+        "--issued-at",
+        &issued_at.to_string(),
+    ]);
+    assert!(run.success(), "generate: {run}");
+    zip
+}
+
+/// What apply applied of `addon`: the file, or, when it holds a bootstrap token that has
+/// expired, the file without it (written beside it). The left-out token must not exist: apply
+/// did not bring back what the token cleaner deletes.
+fn applied_part_of(cluster: &ClusterLab, zip: &Path, admin: &Path, addon: &str) -> PathBuf {
+    let file = cluster.extract(zip, addon);
+    let text = std::fs::read_to_string(&file).expect("addon");
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+    )
+    .expect("time");
+    let filtered = kbundle_core::bundle::token::without_expired_tokens(&text, now);
+    if filtered.expired.is_empty() {
+        return file;
+    }
+    for token in &filtered.expired {
+        let secret = format!("bootstrap-token-{}", token.id);
+        let found = cluster.kubectl(admin, &["-n", "kube-system", "get", "secret", &secret]);
+        assert!(
+            !found.success() && found.stderr.contains("NotFound"),
+            "{addon}: the expired token {secret} was applied: {found}"
+        );
+    }
+    let applied = file.with_extension("applied.yaml");
+    std::fs::write(&applied, &filtered.documents).expect("write");
+    applied
+}
+
+/// The API server refuses the bundle's join/ kubeconfig (its token expired), and a node that
+/// installs that folder gets no certificate: its real kubelet is told Unauthorized.
+fn assert_the_bundles_join_folder_cannot_bootstrap(cluster: &ClusterLab, zip: &Path) {
+    let stale = cluster.extract(zip, "join/rootfs/etc/kubernetes/bootstrap-kubelet.conf");
+    let refused = cluster.kubectl(
+        &stale,
+        &["auth", "can-i", "create", "certificatesigningrequests"],
+    );
+    assert!(
+        !refused.success() && refused.stderr.contains("Unauthorized"),
+        "the expired token is refused: {refused}"
+    );
+    cluster.copy_join_folder(zip, 4);
+    let installed = cluster.lab.ssh(
+        4,
+        kbundle_tests::lab::SUDO_USER,
+        &format!(
+            "cd bundle && sudo sh join/install.sh node4 {}",
+            cluster.lab.node_address(4)
+        ),
+    );
+    assert!(installed.success(), "install.sh itself runs: {installed}");
+    // The real kubelet asks for its certificate while it starts, and is refused.
+    let verdict = real_kubelet_verdict(&cluster.lab, 4, Duration::from_secs(120));
+    let log = cluster
+        .lab
+        .read_node_file(4, "/var/log/kbundle-lab/kubelet-real.log")
+        .unwrap_or_default();
+    assert!(
+        log.contains("Unauthorized"),
+        "node4's kubelet is refused with the bundle's join/ ({verdict}):\n{log}"
+    );
+    let certificate = cluster.root(4, "test -e /var/lib/kubelet/pki/kubelet-client-current.pem");
+    assert!(!certificate.success(), "node4 got no client certificate");
+}
+
+/// `kbundle join-token` writes a join folder with a fresh token (secret never printed, the
+/// kubeconfig 0600); node4 installs it the README's way, over what the stale folder placed.
+fn join_node4_with_a_fresh_token(cluster: &ClusterLab, zip: &Path) {
+    let folder = cluster.lab.scratch_dir().join("join-node4");
+    let minted = cluster.kbundle_run(&[
+        "join-token",
+        &zip.display().to_string(),
+        "-o",
+        &folder.display().to_string(),
+        "--ttl",
+        "1h",
+        "--ssh-config",
+        "/dev/null",
+        "--known-hosts",
+        &cluster.lab.known_hosts().display().to_string(),
+        "--connect-timeout",
+        "5",
+        "--log",
+        &cluster
+            .lab
+            .scratch_dir()
+            .join("join-token.log")
+            .display()
+            .to_string(),
+    ]);
+    assert!(minted.success(), "{minted}");
+    let kubeconfig = folder.join("rootfs/etc/kubernetes/bootstrap-kubelet.conf");
+    let text = std::fs::read_to_string(&kubeconfig).expect("bootstrap kubeconfig");
+    let token = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("token: "))
+        .expect("a token")
+        .to_owned();
+    let secret = token.split_once('.').expect("id.secret").1;
+    let log =
+        std::fs::read_to_string(cluster.lab.scratch_dir().join("join-token.log")).expect("log");
+    assert!(
+        !minted.stdout.contains(secret) && !minted.stderr.contains(secret) && !log.contains(secret),
+        "the token's secret is never printed: {minted}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&kubeconfig)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the bootstrap kubeconfig is private");
+    let accepted = cluster.kubectl(
+        &kubeconfig,
+        &["auth", "can-i", "create", "certificatesigningrequests"],
+    );
+    assert_eq!(
+        accepted.stdout.trim(),
+        "yes",
+        "the fresh token is accepted: {accepted}"
+    );
+
+    // The stale folder's verdict must not stand in for the new kubelet's.
+    cluster
+        .root(4, "rm -f /var/log/kbundle-lab/kubelet-real.verdict")
+        .expect_success();
+    let mut scp = cluster.lab.command("scp");
+    scp.args(cluster.lab.ssh_options())
+        .arg("-r")
+        .arg(&folder)
+        .arg(format!(
+            "{}@{}:bundle/",
+            kbundle_tests::lab::SUDO_USER,
+            cluster.lab.node_address(4)
+        ));
+    let copied = kbundle_tests::programs::run(scp, Duration::from_secs(30));
+    assert!(copied.success(), "{copied}");
+    let joined = cluster.lab.ssh(
+        4,
+        kbundle_tests::lab::SUDO_USER,
+        &format!(
+            "cd bundle && sudo sh join-node4/install.sh node4 {}",
+            cluster.lab.node_address(4)
+        ),
+    );
+    assert!(joined.success(), "{joined}");
+}
+
+/// The addons phase said it left out the bundle's expired token, and how to get a fresh one.
+fn assert_the_expired_token_was_left_out(run: &Run) {
+    assert!(
+        run.stderr.lines().any(
+            |line| line.contains("addons/20-bootstrap.yaml: bootstrap token ")
+                && line.contains("not applied (`kbundle join-token` mints a fresh one")
+        ),
+        "{run}"
     );
 }

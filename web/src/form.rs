@@ -390,6 +390,9 @@ impl Form {
                     ca_validity: some(&self.certificates.ca_validity),
                     extra_sans: list(&self.certificates.extra_sans),
                     existing_cas: Default::default(),
+                    // Not on the form: the default (24 h, as kubeadm) suits a bundle made in the
+                    // browser; cluster.yaml can set it.
+                    bootstrap_token_ttl: None,
                 },
             },
         };

@@ -23,6 +23,9 @@ pub(crate) enum Mode {
     Apply,
     Status,
     Reset,
+    /// `kbundle join-token`: its workflow comes from the caller, on the first control-plane
+    /// node only.
+    JoinToken,
 }
 
 struct Printer {
@@ -189,6 +192,8 @@ impl Phase for Status {
 
 pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
     let workflow: Vec<Box<dyn Phase>> = match mode {
+        // Its phase needs its own arguments: commands::join_token calls run_workflow.
+        Mode::JoinToken => return Err(anyhow::anyhow!("join-token has its own workflow").into()),
         Mode::Apply if args.dry_run => vec![
             Box::new(crate::apply::phases::Connect),
             Box::new(crate::apply::phases::DryRun),
@@ -218,6 +223,17 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
             );
         }
     }
+    run_workflow(args, mode, |_| Ok(workflow))
+}
+
+/// Runs the workflow `build` makes from the bundle's config on the bundle's nodes (for
+/// [`Mode::JoinToken`], its first control-plane node alone): the bundle is read once and
+/// verified, and `build` may still refuse its arguments, before any connection.
+pub(crate) fn run_workflow(
+    args: &ApplyArgs,
+    mode: Mode,
+    build: impl FnOnce(&ClusterConfig) -> Result<Vec<Box<dyn Phase>>, Failure>,
+) -> Result<(), Failure> {
     // 1. Read and verify the bundle before any connection.
     let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
     let report = verify(&bundle, crate::clock::unix_now());
@@ -243,6 +259,7 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
             return Err(anyhow::anyhow!("--nodes: the bundle has no node `{name}`").into());
         }
     }
+    let workflow = build(&config)?;
     // The artifacts folder, checked completely before any connection too.
     let artifacts = match &args.artifacts {
         None => None,
@@ -280,6 +297,11 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         None
     };
 
+    // join-token talks to the API through this node alone: no other node need be reachable.
+    let first_control_plane = config
+        .control_plane_nodes()
+        .find(|node| args.nodes.is_empty() || args.nodes.contains(&node.name))
+        .map(|node| &node.name);
     let control_dir = std::env::temp_dir().join(format!("kbundle-ssh-{}", std::process::id()));
     std::fs::create_dir_all(&control_dir).context("creating the SSH control folder")?;
     #[cfg(unix)]
@@ -299,6 +321,7 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         .nodes
         .iter()
         .filter(|node| args.nodes.is_empty() || args.nodes.contains(&node.name))
+        .filter(|node| mode != Mode::JoinToken || Some(&node.name) == first_control_plane)
         .map(|node| {
             let user = args.user.clone().unwrap_or_else(|| node.ssh.user.clone());
             let become_root = match (&become_password, user.as_str()) {
@@ -400,10 +423,10 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
             .collect();
         Err(anyhow::anyhow!(
             "{} failed on {}; details in {}",
-            if mode == Mode::Apply {
-                "apply"
-            } else {
-                "status"
+            match mode {
+                Mode::Apply => "apply",
+                Mode::JoinToken => "join-token",
+                Mode::Status | Mode::Reset => "status",
             },
             if failed.is_empty() {
                 "the cluster".to_owned()

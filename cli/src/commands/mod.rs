@@ -7,6 +7,7 @@ pub(crate) mod fetch;
 pub(crate) mod generate;
 pub(crate) mod init;
 pub(crate) mod inspect;
+pub(crate) mod join_token;
 pub(crate) mod plan;
 pub(crate) mod validate;
 pub(crate) mod verify;

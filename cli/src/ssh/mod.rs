@@ -125,6 +125,21 @@ pub(crate) fn run_as_root(
     remote.run(&wrapped, &stdin, timeout)
 }
 
+/// Runs `command` as root on `remote` with `input` on its standard input, after what becoming
+/// root reads there (sudo reads its password one byte at a time up to the newline, so the rest
+/// is the command's). For secrets: they stay out of every command line a `ps` on the node shows.
+pub(crate) fn run_as_root_with_input(
+    remote: &dyn Remote,
+    become_root: &Become,
+    command: &str,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Output, SshError> {
+    let (wrapped, mut stdin) = become_root.wrap(command);
+    stdin.extend_from_slice(input);
+    remote.run(&wrapped, &stdin, timeout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

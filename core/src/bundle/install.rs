@@ -171,6 +171,8 @@ pub fn join_script(
 #   NODE_ADDRESS  its address: {address_form}
 # The kubelet asks for its client certificate with the bundle's bootstrap token (kubelet TLS
 # bootstrap); kube-controller-manager approves and signs it and gives the node a pod range.
+# The token expires (the bundle's README.md says when): after that, the API server refuses
+# the kubelet. `kbundle join-token BUNDLE.zip -o DIR` writes this folder with a fresh token.
 # Safe to run again: unchanged files are left alone; containerd and the kubelet restart.
 # KBUNDLE_ROOT=/some/dir installs the files under that directory instead of / and only
 # prints the service actions (for inspection and tests).

@@ -7,6 +7,7 @@ pub mod install;
 pub mod layout;
 pub mod manifest;
 pub mod read;
+pub mod token;
 #[cfg(feature = "x509-parsing")]
 pub mod verify;
 
@@ -547,11 +548,17 @@ and kube-controller-manager approves and signs it. As root on the new node:
 4. Where `admin.conf` is: `kubectl --kubeconfig admin.conf get node <name>` lists the node,
    `Ready` once the network addon runs on it.
 
-The bootstrap token expires at {expiration} (UTC, with the certificates): after that, no node
-can join with this bundle. The new node gets its pod range from kube-controller-manager (a
-range the plan leaves free), not from the plan: `plan.txt` does not list it, and a node added
-to `cluster.yaml` later may be planned the same range (`kbundle apply` refuses such a bundle
-before changing any Node; compare `plan.txt` with
+The bootstrap token in `join/` expires at {expiration} (UTC; `bootstrapTokenTTL` after the
+bundle was made): after that, the kubelet of a node that joins with this bundle's `join/` is
+refused. For a node that joins later, make a fresh folder where the bundle and SSH to the nodes
+are: `kbundle join-token {name}-bundle.zip -o join-worker9` creates a new token in the cluster
+(valid for 1 hour, `--ttl` for longer) and writes `join-worker9/`, this `join/` with the new
+token; copy it to the node and run `sh join-worker9/install.sh worker9 {example}`.
+
+The new node gets its pod range from kube-controller-manager (a range the plan leaves free),
+not from the plan: `plan.txt` does not list it, and a node added to `cluster.yaml` later may
+be planned the same range (`kbundle apply` refuses such a bundle before changing any Node;
+compare `plan.txt` with
 `kubectl --kubeconfig admin.conf get nodes -o custom-columns=NAME:.metadata.name,PODS:.spec.podCIDRs`).
 "#,
         name = config.name,

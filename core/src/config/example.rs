@@ -93,6 +93,7 @@ const TAIL: &str = r#"  networking:
     keyAlgorithm: ECDSA-P256  # or RSA-2048, RSA-3072, RSA-4096
     validity: 365d
     caValidity: 3650d
+    bootstrapTokenTTL: 24h    # how long the bundle's join/ folder works; `kbundle join-token` makes more
     # extraSANs: [api.example.com]
 "#;
 

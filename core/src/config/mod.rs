@@ -19,6 +19,7 @@ use serde::Serialize;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use example::{ExampleKind, example_yaml};
 pub use raw::RawClusterConfig;
+pub use validate::parse_duration_hours;
 
 use crate::net::IpFamily;
 use crate::versions::KubernetesVersion;
@@ -426,6 +427,9 @@ pub struct Certificates {
     pub validity_hours: u32,
     /// CA validity in hours.
     pub ca_validity_hours: u32,
+    /// Lifetime of the bundle's bootstrap token in hours, counted from the issue time: how
+    /// long the bundle's `join/` folder lets a node join.
+    pub bootstrap_token_ttl_hours: u32,
     /// Extra API server SANs.
     pub extra_sans: Vec<Host>,
     /// CAs the user brings, by file path (read by the caller, checked by the PKI).

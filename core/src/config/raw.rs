@@ -237,6 +237,9 @@ pub struct RawCertificates {
     /// CA validity, e.g. `3650d`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_validity: Option<String>,
+    /// Lifetime of the bundle's bootstrap token (nodes joining later), e.g. `24h`.
+    #[serde(rename = "bootstrapTokenTTL", skip_serializing_if = "Option::is_none")]
+    pub bootstrap_token_ttl: Option<String>,
     /// Extra API server SANs (DNS names or IPs).
     #[serde(rename = "extraSANs", default, skip_serializing_if = "Vec::is_empty")]
     pub extra_sans: Vec<String>,

@@ -68,6 +68,8 @@ fn minimal_config_gets_kubeadm_defaults() {
     assert_eq!(config.certificates.key_algorithm, KeyAlgorithm::EcdsaP256);
     assert_eq!(config.certificates.validity_hours, 8760);
     assert_eq!(config.certificates.ca_validity_hours, 87600);
+    // kubeadm's token lifetime, not the certificates': an old bundle cannot add nodes (#14).
+    assert_eq!(config.certificates.bootstrap_token_ttl_hours, 24);
     assert_eq!(config.high_availability, HighAvailability::SingleNode);
     let node = &config.nodes[0];
     assert_eq!(node.ssh.user, "root");
@@ -483,6 +485,51 @@ fn rejects_bad_runtime_registry_proxy_and_certificates() {
     assert!(
         !errors.iter().any(|e| e.contains("hunter2")),
         "a proxy password leaked: {errors:#?}"
+    );
+}
+
+#[test]
+fn bootstrap_token_ttl_takes_durations_and_stays_within_the_validity() {
+    // See: issue #14, item 6.
+    let ttl = |certificates: &str| {
+        ClusterConfig::from_yaml(&format!("{MINIMAL}  certificates: {certificates}\n"))
+            .map(|validated| validated.config.certificates.bootstrap_token_ttl_hours)
+            .map_err(|diagnostics| {
+                diagnostics
+                    .errors()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(ttl("{bootstrapTokenTTL: 1h}"), Ok(1));
+    assert_eq!(ttl("{bootstrapTokenTTL: 7d}"), Ok(168));
+    assert_eq!(
+        ttl("{bootstrapTokenTTL: 1y}"),
+        Ok(8760),
+        "as long as the validity"
+    );
+    // Certificates shorter than a day: the default follows them instead of being refused.
+    assert_eq!(ttl("{validity: 12h}"), Ok(12));
+    assert_error(
+        &format!("{MINIMAL}  certificates: {{bootstrapTokenTTL: 0h}}\n"),
+        "spec.certificates.bootstrapTokenTTL: `0h` must be longer than zero",
+    );
+    assert_error(
+        &format!("{MINIMAL}  certificates: {{bootstrapTokenTTL: 30m}}\n"),
+        "spec.certificates.bootstrapTokenTTL: `30m` is not a duration",
+    );
+    assert_error(
+        &format!("{MINIMAL}  certificates: {{validity: 30d, bootstrapTokenTTL: 31d}}\n"),
+        "spec.certificates.bootstrapTokenTTL: `31d` is longer than the certificates' validity",
+    );
+    let errors = errors(&format!(
+        "{MINIMAL}  certificates: {{validity: 30d, bootstrapTokenTTL: 31d}}\n"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("hint: "), "{errors:?}");
+    assert!(
+        errors[0].contains("shorten bootstrapTokenTTL"),
+        "{errors:?}"
     );
 }
 

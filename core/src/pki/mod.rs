@@ -94,10 +94,50 @@ impl std::fmt::Debug for BootstrapToken {
 }
 
 impl BootstrapToken {
+    /// A token drawn from `seed` (take it from the operating system's generator): kubeadm's
+    /// format, every character equally likely. For tokens made after the bundle
+    /// (`kbundle join-token`); the bundle's own comes from the PKI's seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        Self {
+            id: token_chars(&mut rng, 6),
+            secret: token_chars(&mut rng, 16),
+        }
+    }
+
     /// `<id>.<secret>`, as `kubeadm join --token` takes it.
     pub fn token(&self) -> String {
         format!("{}.{}", self.id, self.secret)
     }
+
+    /// Whether `text` has kubeadm's token format, `[a-z0-9]{6}.[a-z0-9]{16}`.
+    pub fn is_token(text: &str) -> bool {
+        let valid = |part: &str, length: usize| {
+            part.len() == length
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        text.split_once('.')
+            .is_some_and(|(id, secret)| valid(id, 6) && valid(secret, 16))
+    }
+}
+
+/// The bootstrap kubeconfig of a node that joins later (`join/rootfs/etc/kubernetes/`
+/// [`BOOTSTRAP_KUBECONFIG`]): the control-plane endpoint every worker's kubelet.conf names, the
+/// cluster CA, and `token` instead of a client certificate.
+pub fn bootstrap_kubeconfig(
+    config: &ClusterConfig,
+    cluster_ca_pem: &str,
+    token: &BootstrapToken,
+) -> String {
+    kubeconfig::render_with_token(
+        &config.name,
+        &config.api_endpoint().url(),
+        cluster_ca_pem,
+        BOOTSTRAP_USER,
+        &token.token(),
+    )
 }
 
 /// One issued leaf certificate.
@@ -681,13 +721,8 @@ impl Pki {
     /// a certificate. Nothing in them names a node: the kubelet asks for its own certificate.
     pub fn join_files(&self, config: &ClusterConfig) -> Vec<PkiFile> {
         let cluster_ca = self.authority(CaKind::Cluster).material();
-        let kubeconfig = kubeconfig::render_with_token(
-            &config.name,
-            &config.api_endpoint().url(),
-            &cluster_ca.certificate_pem,
-            BOOTSTRAP_USER,
-            &self.bootstrap_token.token(),
-        );
+        let kubeconfig =
+            bootstrap_kubeconfig(config, &cluster_ca.certificate_pem, &self.bootstrap_token);
         vec![
             PkiFile {
                 path: format!("{KUBECONFIG_DIR}/{BOOTSTRAP_KUBECONFIG}"),

@@ -144,7 +144,7 @@ fn user(name: &str) -> Value {
     json!({"kind": "User", "name": name})
 }
 
-const BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+pub(crate) const BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
 
 /// The RBAC kubeadm creates at `init` (its `bootstrap-token` phase, and `kubeadm:cluster-admins`
 /// once the API server answers).
@@ -207,16 +207,23 @@ fn rbac(config: &ClusterConfig) -> Vec<Value> {
     objects
 }
 
-/// When the bootstrap token expires (RFC 3339, UTC): with the certificates issued at
-/// `issued_at` (unix seconds).
+/// When the bootstrap token expires (RFC 3339, UTC): `spec.certificates.bootstrapTokenTTL`
+/// after the PKI was issued at `issued_at` (unix seconds).
 pub fn bootstrap_token_expiration(config: &ClusterConfig, issued_at: i64) -> String {
-    rfc3339(issued_at + i64::from(config.certificates.validity_hours) * 3600)
+    rfc3339(bootstrap_token_expires_at(config, issued_at))
+}
+
+/// [`bootstrap_token_expiration`] as unix seconds.
+pub fn bootstrap_token_expires_at(config: &ClusterConfig, issued_at: i64) -> i64 {
+    issued_at + i64::from(config.certificates.bootstrap_token_ttl_hours) * 3600
 }
 
 /// The bootstrap token Secret and `kube-public/cluster-info`, so that workers can join later:
 /// the bundle's `join/` folder holds a bootstrap kubeconfig with this token, with which the
 /// kubelet asks for its certificate (kubelet TLS bootstrap); `cluster-info` serves kubeadm's
-/// discovery. The token expires with the certificates (revoke it earlier by deleting the Secret).
+/// discovery. The token expires after `bootstrapTokenTTL` (24 hours unless set), so that an old
+/// bundle cannot add nodes; `kbundle join-token` makes fresh ones (revoke one earlier by deleting
+/// its Secret).
 fn bootstrap(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki, issued_at: i64) -> Vec<Value> {
     let token = &pki.bootstrap_token;
     let expiration = bootstrap_token_expiration(config, issued_at);
@@ -625,7 +632,7 @@ fn base64_values(entries: &[(&str, &str)]) -> Value {
 }
 
 /// Unix seconds as RFC 3339 UTC (`2026-11-26T05:00:00Z`).
-fn rfc3339(seconds: i64) -> String {
+pub(crate) fn rfc3339(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .map(|t| {
             format!(

@@ -199,7 +199,8 @@ fn coredns_service_sits_at_the_planned_dns_ip_and_kube_proxy_uses_the_endpoint()
     assert!(
         bootstrap
             .contents
-            .contains(&encoded("2027-09-21T14:13:20Z"))
+            // The issue time plus bootstrapTokenTTL's 24 hours, not the certificates' year.
+            .contains(&encoded("2026-09-22T14:13:20Z"))
     );
 }
 
@@ -355,4 +356,22 @@ fn snapshots_of_static_pods_and_addons() {
             insta::assert_snapshot!(format!("{label}-addons-{}", addon.name), shown);
         }
     }
+}
+
+#[test]
+fn the_bootstrap_token_expires_after_its_ttl_not_with_the_certificates() {
+    // See: issue #14, item 6: an old bundle must not mint node certificates for a year.
+    let yaml =
+        example_yaml(ExampleKind::Basic).replace("bootstrapTokenTTL: 24h", "bootstrapTokenTTL: 2h");
+    let config = ClusterConfig::from_yaml(&yaml).unwrap().config;
+    assert_eq!(config.certificates.bootstrap_token_ttl_hours, 2);
+    let issued_at = 1_790_000_000;
+    assert_eq!(
+        crate::render::addons::bootstrap_token_expires_at(&config, issued_at),
+        issued_at + 2 * 3600
+    );
+    assert_eq!(
+        crate::render::addons::bootstrap_token_expiration(&config, issued_at),
+        "2026-09-21T16:13:20Z"
+    );
 }

@@ -113,7 +113,7 @@ kind: InitConfiguration
 bootstrapTokens:
   - token: \"{token}\"
     description: \"{description}\"
-    ttl: \"{validity}h\"
+    ttl: \"{token_ttl}h\"
     usages: [signing, authentication]
     groups: [\"system:bootstrappers:kubeadm:default-node-token\"]
 localAPIEndpoint:
@@ -142,6 +142,7 @@ networking:
 ",
         token = token.token,
         description = token.description,
+        token_ttl = config.certificates.bootstrap_token_ttl_hours,
         validity = config.certificates.validity_hours,
         ca_validity = config.certificates.ca_validity_hours,
         advertise = node.primary_address(),

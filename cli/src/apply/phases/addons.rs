@@ -6,11 +6,16 @@
 //! The API server refuses to change a Node's pod range once set, so before anything is applied
 //! the Nodes' current ranges are compared with the bundle's, and a bundle that would move one is
 //! refused with the fix (generate it again with `--from`).
+//!
+//! A bootstrap token Secret that has expired is left out: kube-controller-manager's token
+//! cleaner deletes expired tokens, so applying it would bring back, until the next clean-up, a
+//! Secret the API server refuses anyway.
 
 use ipnetwork::IpNetwork;
+use kbundle_core::bundle::token::{TOKEN_SECRET_TYPE, WithoutExpired, without_expired_tokens};
 use kbundle_core::plan::PreviousRanges;
 
-use super::{first_control_plane, root};
+use super::{first_control_plane, root, root_with_input};
 use crate::apply::{Context, NodeTarget, Outcome, Phase};
 use crate::ssh::quote;
 
@@ -33,6 +38,34 @@ fn apply(context: &Context, node: &NodeTarget, addon: &str) -> Result<(), String
         quote(addon)
     );
     root(context, node, &command)
+        .map(|_| ())
+        .map_err(|reason| format!("{addon}: {reason}"))
+}
+
+/// `addon` without its expired bootstrap token Secrets, when it holds any at `now`; `None` when
+/// the staged file is applied as it is.
+fn without_expired(context: &Context, addon: &str, now: i64) -> Option<WithoutExpired> {
+    let entry = context.bundle.entry(addon)?;
+    let text = String::from_utf8_lossy(&entry.contents);
+    if !text.contains(TOKEN_SECRET_TYPE) {
+        return None;
+    }
+    let filtered = without_expired_tokens(&text, now);
+    (!filtered.expired.is_empty()).then_some(filtered)
+}
+
+/// Applies `documents` (what is left of `addon`) from standard input.
+fn apply_documents(
+    context: &Context,
+    node: &NodeTarget,
+    addon: &str,
+    documents: &str,
+) -> Result<(), String> {
+    if documents.trim().is_empty() {
+        return Ok(());
+    }
+    let command = "kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply --server-side --force-conflicts -f -";
+    root_with_input(context, node, command, documents.as_bytes())
         .map(|_| ())
         .map_err(|reason| format!("{addon}: {reason}"))
 }
@@ -277,15 +310,129 @@ impl Phase for Addons {
             .map(|file| file.path.as_str())
             .filter(|path| path.starts_with("addons/") && *path != NODES_ADDON)
             .collect();
+        let now = crate::clock::unix_now();
+        let mut notes = Vec::new();
         for addon in &addons {
-            apply(context, node, addon)?;
+            match without_expired(context, addon, now) {
+                None => apply(context, node, addon)?,
+                Some(filtered) => {
+                    apply_documents(context, node, addon, &filtered.documents)?;
+                    for token in &filtered.expired {
+                        notes.push(format!(
+                            "{addon}: bootstrap token {} expired at {}, not applied (`kbundle join-token` mints a fresh one for a node that joins)",
+                            token.id,
+                            token.expiration.as_deref().unwrap_or("?")
+                        ));
+                    }
+                }
+            }
         }
-        Ok(format!("{} addons applied", addons.len()))
+        let mut detail = format!("{} addons applied", addons.len());
+        for note in notes {
+            detail.push('\n');
+            detail.push_str(&note);
+        }
+        Ok(detail)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use kbundle_core::bundle::Bundle;
+    use kbundle_core::config::{ExampleKind, RawClusterConfig, example_yaml};
+    use kbundle_core::pki::PkiInputs;
+
+    use super::*;
+    use crate::apply::ApplyOptions;
+    use crate::ssh::Become;
+    use crate::ssh::fake::{Calls, FakeRemote};
+
+    /// A context on the example's first control-plane node, for a bundle issued at `issued_at`
+    /// (its bootstrap token lives 24 hours from then).
+    fn context(issued_at: i64) -> (Context, Calls) {
+        let raw = RawClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic)).unwrap();
+        let inputs = PkiInputs {
+            seed: [4; 32],
+            issued_at,
+            existing_cas: Vec::new(),
+        };
+        let bundle = Bundle::generate(&raw, &inputs).unwrap();
+        let node = bundle.manifest.nodes[0].clone();
+        let remote = FakeRemote::node();
+        let calls = remote.calls();
+        let context = Context::new(
+            bundle,
+            vec![NodeTarget {
+                name: node.name,
+                addresses: node.addresses,
+                roles: node.roles,
+                remote: Box::new(remote),
+                become_root: Become::Sudo,
+            }],
+            ApplyOptions {
+                concurrency: 1,
+                command_timeout: Duration::from_secs(5),
+                wait_timeout: Duration::from_secs(5),
+                ignore_preflight: Vec::new(),
+                skip_phases: Vec::new(),
+                force: false,
+                break_lock: false,
+                wipe_data: false,
+            },
+        );
+        (context, calls)
+    }
+
+    #[test]
+    fn an_expired_bootstrap_token_is_left_out_and_cluster_info_still_applied() {
+        // See: issue #14, item 6. Two days old: certificates valid, the token expired, and
+        // the token cleaner has deleted its Secret; applying it again would only flap.
+        let (context, calls) = context(crate::clock::unix_now() - 2 * 24 * 3600);
+        let detail = Addons.run_on(&context, &context.nodes[0]).unwrap();
+        assert!(
+            detail.contains("addons/20-bootstrap.yaml: bootstrap token ")
+                && detail.contains(", not applied (`kbundle join-token`"),
+            "{detail}"
+        );
+        let calls = calls.lock().unwrap();
+        let commands: Vec<&str> = calls.iter().map(|(command, _)| command.as_str()).collect();
+        assert!(
+            !commands.iter().any(|c| c.contains("20-bootstrap.yaml")),
+            "the staged file holding the expired token is not applied: {commands:#?}"
+        );
+        let from_stdin: Vec<&Vec<u8>> = calls
+            .iter()
+            .filter(|(command, _)| command.contains("apply --server-side --force-conflicts -f -"))
+            .map(|(_, stdin)| stdin)
+            .collect();
+        assert_eq!(from_stdin.len(), 1, "{commands:#?}");
+        let stdin = String::from_utf8(from_stdin[0].clone()).unwrap();
+        assert!(stdin.contains("name: cluster-info"), "{stdin}");
+        assert!(!stdin.contains("bootstrap.kubernetes.io/token"), "{stdin}");
+        // The other addons go as before, from their staged files.
+        assert!(commands.iter().any(|c| c.contains("30-kube-proxy.yaml")));
+    }
+
+    #[test]
+    fn a_live_bootstrap_token_is_applied_from_the_staged_file() {
+        let (context, calls) = context(crate::clock::unix_now() - 3600);
+        let detail = Addons.run_on(&context, &context.nodes[0]).unwrap();
+        assert!(!detail.contains("not applied"), "{detail}");
+        let calls = calls.lock().unwrap();
+        assert!(
+            calls
+                .iter()
+                .any(|(command, _)| command.contains("20-bootstrap.yaml")),
+            "{calls:?}"
+        );
+        assert!(calls.iter().all(|(command, _)| !command.contains("-f -")));
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
     use super::*;
 
     fn ranges(pairs: &[(&str, &str)]) -> PreviousRanges {

@@ -5,6 +5,7 @@ mod artifacts;
 mod connect;
 mod dry_run;
 mod install;
+mod join_token;
 mod lock;
 mod preflight;
 mod reset;
@@ -17,6 +18,7 @@ pub(crate) use artifacts::{Artifacts, Images};
 pub(crate) use connect::Connect;
 pub(crate) use dry_run::DryRun;
 pub(crate) use install::{Install, KubeVipRights, ReleaseControllerManager, Start};
+pub(crate) use join_token::MintJoinToken;
 pub(crate) use lock::Lock;
 pub(crate) use preflight::Preflight;
 pub(crate) use reset::Reset;
@@ -25,7 +27,7 @@ pub(crate) use validate::Validate;
 pub(crate) use wait::{WaitApiServer, WaitEtcd};
 
 use super::{Context, NodeTarget};
-use crate::ssh::{Output, run_as_root};
+use crate::ssh::{Output, run_as_root, run_as_root_with_input};
 
 /// Runs `command` as root on `node` with the run's command timeout; a failure becomes the
 /// phase's reason.
@@ -34,6 +36,29 @@ pub(super) fn root(context: &Context, node: &NodeTarget, command: &str) -> Resul
         node.remote.as_ref(),
         &node.become_root,
         command,
+        context.options.command_timeout,
+    )
+    .map_err(|error| error.to_string())?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(output.reason())
+    }
+}
+
+/// [`root`] with `input` on the command's standard input (secrets go there, never into the
+/// command line).
+pub(super) fn root_with_input(
+    context: &Context,
+    node: &NodeTarget,
+    command: &str,
+    input: &[u8],
+) -> Result<Output, String> {
+    let output = run_as_root_with_input(
+        node.remote.as_ref(),
+        &node.become_root,
+        command,
+        input,
         context.options.command_timeout,
     )
     .map_err(|error| error.to_string())?;
