@@ -676,7 +676,7 @@ fn assert_a_bundle_that_would_move_a_range_is_refused(
     assert!(
         run.stderr.contains(&format!(
             "node node4 has the pod range {held} and this bundle plans {planned} for it"
-        )) && run.stderr.contains("kbundle generate --previous"),
+        )) && run.stderr.contains("kbundle generate --from"),
         "{run}"
     );
     assert_eq!(node4_range(), held, "no Node was changed");
