@@ -230,7 +230,10 @@ pub(crate) fn groups(context: &Context, phase: &dyn Phase) -> Vec<Group> {
 
 /// One look at the node's components: for each whose manifest the bundle gives the node,
 /// whether it is healthy and the pid of its process (if one runs).
-fn look(context: &Context, node: &NodeTarget) -> Result<BTreeMap<&'static str, (bool, String)>, String> {
+fn look(
+    context: &Context,
+    node: &NodeTarget,
+) -> Result<BTreeMap<&'static str, (bool, String)>, String> {
     let files = context.bundle.node_files(&node.name);
     let present: Vec<Component> = Component::ALL
         .into_iter()
@@ -323,11 +326,27 @@ pub(crate) fn gated(
             .collect();
         if waiting.is_empty() {
             let names: Vec<&str> = watched.iter().map(|(name, _)| *name).collect();
-            return Ok(format!(
+            let kept: Vec<&str> = watched
+                .iter()
+                .filter(|(name, old_pid)| {
+                    restarted.contains(name)
+                        && old_pid != "-"
+                        && now.get(name).is_some_and(|(_, pid)| pid == old_pid)
+                })
+                .map(|(name, _)| *name)
+                .collect();
+            let mut said = format!(
                 "{detail}; {} healthy again after {:.0} s",
                 names.join(", "),
                 started.elapsed().as_secs_f64()
-            ));
+            );
+            if !kept.is_empty() {
+                said.push_str(&format!(
+                    " ({} kept its process: the kubelet saw no change of the pod's spec)",
+                    kept.join(", ")
+                ));
+            }
+            return Ok(said);
         }
         if Instant::now() >= deadline {
             return Err(format!(

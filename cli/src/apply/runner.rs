@@ -652,7 +652,10 @@ mod tests {
             .iter()
             .filter_map(|event| match event {
                 Event::Done {
-                    phase, node, detail, ..
+                    phase,
+                    node,
+                    detail,
+                    ..
                 } if phase == "install" => Some((node.as_str(), detail.as_str())),
                 _ => None,
             })

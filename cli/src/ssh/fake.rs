@@ -9,12 +9,15 @@ use super::{Output, Remote, SshError};
 /// Every call: the command and what was fed on stdin.
 pub(crate) type Calls = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
+/// Answers given in turn to commands containing a needle, and how many were given.
+type Sequence = (String, Vec<Result<Output, SshError>>, Mutex<usize>);
+
 #[derive(Default)]
 pub(crate) struct FakeRemote {
     rules: Vec<(String, Result<Output, SshError>)>,
     /// Rules answering in turn (the last answer repeats), for a node that changes between two
     /// looks; they come before `rules`. Each with how many times it answered.
-    sequences: Vec<(String, Vec<Result<Output, SshError>>, Mutex<usize>)>,
+    sequences: Vec<Sequence>,
     calls: Calls,
 }
 
@@ -68,7 +71,9 @@ impl Remote for FakeRemote {
             .iter()
             .find(|(needle, outputs, _)| command.contains(needle.as_str()) && !outputs.is_empty())
         {
-            let mut used = used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut used = used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let answer = outputs[(*used).min(outputs.len() - 1)].clone();
             *used += 1;
             return answer;

@@ -339,6 +339,8 @@ impl Phase for Prune {
             ));
         }
         let timeout = context.options.wait_timeout.as_secs();
+        // A machine that is gone never confirms its pods' deletion: after 30 s of waiting for a
+        // pod that is being deleted, drain takes it as gone.
         let mut done = Vec::new();
         for name in gone.names() {
             let has_node = gone.nodes.contains(&name);
@@ -347,7 +349,7 @@ impl Phase for Prune {
                     context,
                     node,
                     &format!(
-                        "{KUBECTL} drain {} --ignore-daemonsets --delete-emptydir-data --timeout={timeout}s",
+                        "{KUBECTL} drain {} --ignore-daemonsets --delete-emptydir-data --skip-wait-for-delete-timeout=30 --timeout={timeout}s",
                         quote(&name)
                     ),
                 )
