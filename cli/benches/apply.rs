@@ -13,7 +13,8 @@ use kbundle_core::pki::PkiInputs;
 use kbundle_tests::kubernetes;
 use kbundle_tests::lab::{Lab, SUDO_USER};
 
-const SKIP_API: &str = "wait-apiserver,node-ranges,controller-manager,addons,kube-vip,validate";
+const SKIP_API: &str =
+    "wait-apiserver,prune,node-ranges,controller-manager,addons,kube-vip,validate";
 
 fn setup(nodes: usize) -> (Lab, String, Bundle) {
     let lab = Lab::new(&format!("bench{nodes}"), nodes);

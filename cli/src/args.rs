@@ -212,6 +212,11 @@ pub(crate) struct ApplyArgs {
     #[arg(long, conflicts_with = "artifacts")]
     pub(crate) no_fetch: bool,
 
+    /// Remove what this bundle no longer has: drain and delete the Nodes kbundle gave ranges to
+    /// and remove the etcd members of nodes gone from cluster.yaml (without it they are only
+    /// reported). The removed machines are not contacted.
+    #[arg(long)]
+    pub(crate) prune: bool,
     /// Install over nodes that belong to another cluster.
     #[arg(long)]
     pub(crate) force: bool,

@@ -8,7 +8,7 @@
 //! The nodes run the lab's real components (`kbundle_tests::kubernetes::install_node_runtime`:
 //! the real kubelet on PATH, static pods run with the real binaries when the kubelet starts;
 //! containerd and crictl are the only stand-ins). These suites are about the transport, so the
-//! phases after the API server comes up (wait-apiserver, node-ranges, controller-manager,
+//! phases after the API server comes up (wait-apiserver, prune, node-ranges, controller-manager,
 //! addons, validate) are left out by name on the command line: `cli/tests/cluster.rs` runs
 //! every phase against the real control plane. The lab's ctr records image imports; among the
 //! artifacts, kubelet and kubectl are the real binaries, containerd, runc, the CNI plugins and
@@ -25,7 +25,7 @@ use kbundle_tests::kubernetes;
 use kbundle_tests::lab::{Lab, PASSWORD_SUDO_USER, SUDO_USER};
 
 const NEEDS_AN_API_SERVER: &str =
-    "wait-apiserver,node-ranges,controller-manager,addons,kube-vip,validate";
+    "wait-apiserver,prune,node-ranges,controller-manager,addons,kube-vip,validate";
 
 fn cluster_yaml(lab: &Lab, user: &str, control_planes: usize) -> String {
     let mut yaml = format!(

@@ -420,8 +420,11 @@ impl ClusterLab {
     /// up). Returns the endpoint.
     pub fn start_load_balancer(&mut self) -> String {
         let endpoint = format!("{}:6443", crate::lab::BRIDGE_ADDRESS);
+        // The runtime socket lets a test take a server out of rotation, as an operator does
+        // before removing a control-plane node (see `disable_backend`).
         let mut config = format!(
-            "global\n  maxconn 1000\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 1h\n  timeout server 1h\nfrontend kube-apiserver\n  bind {endpoint}\n  default_backend control-plane\nbackend control-plane\n  option httpchk GET /readyz\n  http-check expect status 200\n  default-server inter 1s fall 2 rise 1 check check-ssl verify none\n"
+            "global\n  maxconn 1000\n  stats socket {} level admin\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 1h\n  timeout server 1h\nfrontend kube-apiserver\n  bind {endpoint}\n  default_backend control-plane\nbackend control-plane\n  option httpchk GET /readyz\n  http-check expect status 200\n  default-server inter 1s fall 2 rise 1 check check-ssl verify none\n",
+            self.haproxy_socket().display()
         );
         for index in 1..=self.shape.control_planes {
             config.push_str(&format!(
@@ -450,6 +453,27 @@ impl ClusterLab {
         );
         self.shape.external_endpoint = Some(endpoint.clone());
         endpoint
+    }
+
+    fn haproxy_socket(&self) -> PathBuf {
+        self.lab.scratch_dir().join("haproxy.sock")
+    }
+
+    /// Takes control-plane node `index` out of the load balancer's rotation (haproxy's runtime
+    /// API), as an operator does before removing the node from the cluster.
+    pub fn disable_backend(&self, index: usize) {
+        use std::io::{Read as _, Write as _};
+        let mut socket = std::os::unix::net::UnixStream::connect(self.haproxy_socket())
+            .expect("haproxy's runtime socket (start_load_balancer first)");
+        writeln!(
+            socket,
+            "disable server control-plane/{}",
+            self.lab.node_name(index)
+        )
+        .expect("write to haproxy");
+        let mut answer = String::new();
+        let _ = socket.read_to_string(&mut answer);
+        assert!(answer.trim().is_empty(), "haproxy: {answer}");
     }
 
     /// Writes `yaml` to the scratch dir and runs `kbundle generate` on it (a fresh CA each

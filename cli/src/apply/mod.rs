@@ -5,6 +5,7 @@
 
 pub(crate) mod artifacts;
 pub(crate) mod phases;
+pub(crate) mod rolling;
 pub(crate) mod runner;
 
 use std::time::Duration;
@@ -41,6 +42,8 @@ pub(crate) struct ApplyOptions {
     pub(crate) ignore_preflight: Vec<String>,
     /// Phases not run, by name.
     pub(crate) skip_phases: Vec<String>,
+    /// Remove the Nodes and etcd members this bundle no longer has.
+    pub(crate) prune: bool,
     /// Install over a node of another cluster.
     pub(crate) force: bool,
     /// Take the nodes' locks even from another run.
@@ -85,6 +88,10 @@ pub(crate) struct NodeFacts {
     /// The binaries (artifact names) preflight found missing, which the artifacts phase
     /// installs from the fetched set.
     pub(crate) missing: Vec<String>,
+    /// The files whose install would change what a running control-plane component uses
+    /// (`rolling::affects_control_plane`), as the `rollout` phase found them: such a node is
+    /// installed alone, and waited for.
+    pub(crate) control_plane_changes: Vec<String>,
 }
 
 impl Context {
@@ -183,6 +190,12 @@ pub(crate) trait Phase: Sync {
     }
     /// Runs on one node.
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome;
+    /// What this phase places that may restart control-plane components: if anything, the
+    /// control-plane and etcd nodes where it would are run one at a time, each held to the
+    /// health gate before the next ([`rolling`]).
+    fn rolling(&self, _context: &Context) -> Option<rolling::Rolling> {
+        None
+    }
     /// Whether this failure, on any node, stops the whole run (another run holds a lock: a run
     /// that cannot have every node it can reach must not change any).
     fn stops_run(&self, _reason: &str) -> bool {
@@ -202,11 +215,13 @@ pub(crate) fn phases() -> Vec<Box<dyn Phase>> {
         Box::new(phases::Upload),
         Box::new(phases::Artifacts),
         Box::new(phases::NewNodeObjects),
+        Box::new(phases::Rollout),
         Box::new(phases::Install),
         Box::new(phases::Images),
         Box::new(phases::Start),
         Box::new(phases::WaitEtcd),
         Box::new(phases::WaitApiServer),
+        Box::new(phases::Prune),
         Box::new(phases::NodeRanges),
         Box::new(phases::ReleaseControllerManager),
         Box::new(phases::Addons),

@@ -94,9 +94,9 @@ pub(crate) fn run(
         {
             continue;
         }
-        let groups = phase.groups(context);
+        let groups = super::rolling::groups(context, phase.as_ref());
         // A phase with no nodes (e.g. artifacts without --artifacts) is not announced at all.
-        if groups.iter().all(Vec::is_empty) {
+        if groups.iter().all(|group| group.nodes.is_empty()) {
             continue;
         }
         reporter.report(&Event::Phase {
@@ -105,6 +105,7 @@ pub(crate) fn run(
         });
         for group in groups {
             let (runnable, failed): (Vec<usize>, Vec<usize>) = group
+                .nodes
                 .into_iter()
                 .partition(|index| results[*index].failure.is_none());
             for index in failed {
@@ -114,14 +115,30 @@ pub(crate) fn run(
                     because: "it failed in an earlier phase".into(),
                 });
             }
-            for (index, outcome) in run_group(context, phase.as_ref(), &runnable, reporter) {
+            let outcomes = run_group(context, phase.as_ref(), &runnable, group.gated, reporter);
+            let mut rolled_back = None;
+            for (index, outcome) in outcomes {
                 match outcome {
                     Ok(_) => {
                         results[index].last_phase = Some(phase.name().into());
                         succeeded.push((phase_index, index));
                     }
-                    Err(reason) => results[index].failure = Some((phase.name().into(), reason)),
+                    Err(reason) => {
+                        if group.gated {
+                            rolled_back = Some(context.nodes[index].name.clone());
+                        }
+                        results[index].failure = Some((phase.name().into(), reason));
+                    }
                 }
+            }
+            // A node of a rolling restart that is not healthy again: restarting the next one
+            // could take the cluster's quorum or its last API server.
+            if let Some(node) = rolled_back {
+                stopped_because = Some(format!(
+                    "{} failed on {node} during a rolling restart of the control plane; the control-plane nodes after it were not changed",
+                    phase.name()
+                ));
+                break;
             }
             if let Some(failed) = results.iter().find_map(|result| {
                 result
@@ -176,13 +193,16 @@ pub(crate) fn run(
     }
 }
 
-/// Runs one phase on `indexes` in parallel, at most `concurrency` at once.
+/// Runs one phase on `indexes` in parallel, at most `concurrency` at once; `gated`: each held
+/// to the rolling restart's health gate.
 fn run_group(
     context: &Context,
     phase: &dyn Phase,
     indexes: &[usize],
+    gated: bool,
     reporter: &dyn Reporter,
 ) -> Vec<(usize, Outcome)> {
+    let rolling = phase.rolling(context).filter(|_| gated);
     let next = AtomicUsize::new(0);
     let done = Mutex::new(Vec::with_capacity(indexes.len()));
     let workers = context.options.concurrency.clamp(1, indexes.len().max(1));
@@ -196,7 +216,12 @@ fn run_group(
                     };
                     let node = &context.nodes[index];
                     let start = Instant::now();
-                    let outcome = phase.run_on(context, node);
+                    let outcome = match &rolling {
+                        Some(rolling) => super::rolling::gated(context, node, rolling, || {
+                            phase.run_on(context, node)
+                        }),
+                        None => phase.run_on(context, node),
+                    };
                     let seconds = start.elapsed().as_secs_f64();
                     let (ok, detail) = match &outcome {
                         Ok(detail) => (true, detail.clone()),
@@ -380,7 +405,10 @@ mod tests {
                 "wait-apiserver".into(),
                 "addons".into(),
                 "validate".into(),
+                // Needs etcd's member list, which no fake node serves (tested in prune.rs).
+                "prune".into(),
             ],
+            prune: false,
             force: false,
             break_lock: false,
             wipe_data: false,
@@ -549,6 +577,170 @@ mod tests {
                 .iter()
                 .any(|c| c.contains("apply --server-side") || c.contains(" taint ")),
             "{commands:#?}"
+        );
+    }
+
+    fn ok(stdout: &str) -> Result<Output, SshError> {
+        Ok(Output {
+            status: Some(0),
+            stdout: stdout.to_owned(),
+            stderr: String::new(),
+        })
+    }
+
+    /// A control-plane node whose installed etcd manifest differs from the bundle's, and whose
+    /// control plane answers the gate's looks with `looks` in turn.
+    fn changed_etcd(looks: &[&str]) -> FakeRemote {
+        FakeRemote::node()
+            .first(
+                "\"$f\"; fi; done",
+                ok("0000 /etc/kubernetes/manifests/etcd.yaml\n"),
+            )
+            .answers("pgrep -xo", looks.iter().map(|look| ok(look)).collect())
+    }
+
+    fn install_groups(context: &Context) -> Vec<(Vec<String>, bool)> {
+        crate::apply::rolling::groups(context, &phases::Install)
+            .into_iter()
+            .map(|group| {
+                (
+                    group
+                        .nodes
+                        .iter()
+                        .map(|i| context.nodes[*i].name.clone())
+                        .collect(),
+                    group.gated,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn control_plane_nodes_whose_static_pods_change_are_installed_one_at_a_time() {
+        // cp2's etcd is restarted by the kubelet between the second and the third look; cp3's
+        // answers a new process at once.
+        let cp2 = changed_etcd(&[
+            "etcd ok 100\nkube-apiserver ok 200\nkube-scheduler ok 300\n",
+            "etcd ok 100\nkube-apiserver ok 200\nkube-scheduler ok 300\n",
+            "etcd down 101\nkube-apiserver down 200\nkube-scheduler ok 300\n",
+            "etcd ok 101\nkube-apiserver ok 200\nkube-scheduler ok 300\n",
+        ]);
+        let cp3 = changed_etcd(&[
+            "etcd ok 500\nkube-apiserver ok 600\nkube-scheduler ok 700\n",
+            "etcd ok 501\nkube-apiserver ok 600\nkube-scheduler ok 700\n",
+        ]);
+        let (cp2_calls, cp3_calls) = (cp2.calls(), cp3.calls());
+        let context = context(
+            ExampleKind::HighAvailability,
+            vec![("cp2", cp2), ("cp3", cp3)],
+        );
+        let recorder = Recorder(Mutex::new(Vec::new()));
+        let summary = run(&context, &phases(), &recorder);
+        assert!(summary.is_ok(), "{summary:?}");
+        let workers = vec!["worker1".to_owned(), "worker2".to_owned()];
+        assert_eq!(
+            install_groups(&context),
+            vec![
+                (vec!["cp1".to_owned()], false),
+                (vec!["cp2".to_owned()], true),
+                (vec!["cp3".to_owned()], true),
+                (workers, false),
+            ]
+        );
+        let events = recorder.0.lock().unwrap();
+        let install: Vec<(&str, &str)> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Done {
+                    phase,
+                    node,
+                    detail,
+                    ..
+                } if phase == "install" => Some((node.as_str(), detail.as_str())),
+                _ => None,
+            })
+            .collect();
+        let order: Vec<&str> = install.iter().map(|(node, _)| *node).collect();
+        assert_eq!(&order[..3], &["cp1", "cp2", "cp3"]);
+        for (node, detail) in &install[1..3] {
+            assert!(
+                detail.contains("; etcd, kube-apiserver, kube-scheduler healthy again after"),
+                "{node}: {detail}"
+            );
+        }
+        // The gate looked before install.sh and until the new etcd was healthy.
+        let commands = |calls: &Calls| -> Vec<String> {
+            calls
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(command, _)| command.clone())
+                .collect()
+        };
+        let cp2 = commands(&cp2_calls);
+        let install_at = cp2.iter().position(|c| c.contains("/install.sh")).unwrap();
+        let looks: Vec<usize> = cp2
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.contains("pgrep -xo"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(looks.len(), 4, "{cp2:#?}");
+        assert!(looks[0] < install_at && looks[1] > install_at);
+        assert_eq!(
+            commands(&cp3_calls)
+                .iter()
+                .filter(|c| c.contains("pgrep -xo"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_re_apply_that_changes_no_static_pod_keeps_the_control_plane_parallel() {
+        let context = context(ExampleKind::HighAvailability, Vec::new());
+        assert!(run(&context, &phases(), &Quiet).is_ok());
+        let groups = install_groups(&context);
+        assert!(groups.iter().all(|(_, gated)| !gated), "{groups:?}");
+        assert_eq!(groups[1].0, vec!["cp2".to_owned(), "cp3".to_owned()]);
+    }
+
+    #[test]
+    fn a_node_not_healthy_again_stops_the_rolling_restart_before_the_next() {
+        let cp2 = changed_etcd(&[
+            "etcd ok 100\nkube-apiserver ok 200\n",
+            "etcd down 101\nkube-apiserver down 200\n",
+        ]);
+        let cp3 = changed_etcd(&["etcd ok 500\nkube-apiserver ok 600\n"]);
+        let cp3_calls = cp3.calls();
+        let mut context = context(
+            ExampleKind::HighAvailability,
+            vec![("cp2", cp2), ("cp3", cp3)],
+        );
+        context.options.wait_timeout = Duration::from_secs(2);
+        let summary = run(&context, &phases(), &Quiet);
+        let cp2 = summary.nodes.iter().find(|n| n.node == "cp2").unwrap();
+        let (phase, reason) = cp2.failure.clone().expect("cp2 fails");
+        assert_eq!(phase, "install");
+        assert!(
+            reason.starts_with("not healthy again within 2s of its install: etcd (not healthy), kube-apiserver (not healthy)"),
+            "{reason}"
+        );
+        assert!(
+            summary
+                .stopped_because
+                .as_deref()
+                .unwrap_or_default()
+                .contains("install failed on cp2 during a rolling restart"),
+            "{summary:?}"
+        );
+        // cp3 was looked at (rollout) but never installed.
+        assert!(
+            !cp3_calls
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(c, _)| c.contains("/install.sh")),
         );
     }
 

@@ -213,6 +213,12 @@ pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
         }
         return Ok(());
     }
+    if args.prune && (mode != Mode::Apply || args.dry_run) {
+        return Err(anyhow::anyhow!(
+            "--prune: only `kbundle apply` (without --dry-run) removes Nodes and etcd members; leave it out here"
+        )
+        .into());
+    }
     for skip in &args.skip_phase {
         // Names of the full workflow are accepted with --dry-run and status too.
         let known = phases().iter().any(|phase| phase.name() == skip)
@@ -359,6 +365,7 @@ pub(crate) fn run_workflow(
         wait_timeout: Duration::from_secs(args.wait_timeout),
         ignore_preflight: args.ignore_preflight.clone(),
         skip_phases: args.skip_phase.clone(),
+        prune: args.prune,
         force: args.force || mode == Mode::Reset,
         break_lock: args.break_lock,
         wipe_data: args.wipe_data,

@@ -616,11 +616,18 @@ impl StaticPods {
                 continue;
             }
             let pod = self.pods.entry(name.clone()).or_insert_with(|| {
-                // Adopt what an earlier lab kubelet started from the same manifest.
-                let adopted = running_pid(&Self::pid_file(name)).filter(|_| {
-                    fs::read_to_string(Self::hash_file(name)).ok().as_deref()
-                        == Some(&wanted.to_string())
-                });
+                // Adopt what an earlier lab kubelet started from the same manifest. One started
+                // from another manifest (changed while no lab kubelet ran, or just before the
+                // kubelet restarted) is stopped, as the kubelet replaces a container whose pod
+                // spec changed: left running it would hold the ports of the new one.
+                let running = running_pid(&Self::pid_file(name));
+                let same = fs::read_to_string(Self::hash_file(name)).ok().as_deref()
+                    == Some(&wanted.to_string());
+                if let (Some(pid), false) = (running, same) {
+                    say(&format!("{name}: manifest changed; restarting"));
+                    terminate(pid);
+                }
+                let adopted = running.filter(|_| same);
                 Pod {
                     hash: wanted,
                     pid: adopted,

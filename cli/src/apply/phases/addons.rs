@@ -380,6 +380,7 @@ mod tests {
                 force: false,
                 break_lock: false,
                 wipe_data: false,
+                prune: false,
             },
         );
         (context, calls)

@@ -396,6 +396,7 @@ mod tests {
                 wait_timeout: Duration::from_secs(5),
                 ignore_preflight: Vec::new(),
                 skip_phases: Vec::new(),
+                prune: false,
                 force: false,
                 break_lock: false,
                 wipe_data: false,

@@ -6,6 +6,7 @@
 use kbundle_core::render::control_plane::KUBE_VIP_MANIFEST;
 
 use super::root;
+use crate::apply::rolling::{Component, Rolling};
 use crate::apply::{Context, NodeTarget, Outcome, Phase, by_role};
 use crate::ssh::quote;
 
@@ -24,21 +25,26 @@ impl Phase for Install {
         by_role(context)
     }
 
+    /// Every file, and the static pods but kube-controller-manager's while it is held.
+    fn rolling(&self, context: &Context) -> Option<Rolling> {
+        Some(Rolling {
+            pods: if holds_controller_manager(context) {
+                &[Component::Etcd, Component::ApiServer, Component::Scheduler]
+            } else {
+                &Component::ALL
+            },
+            other_files: true,
+        })
+    }
+
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
         if context.facts(&node.name).up_to_date {
             return Ok("already installed: nothing changed".into());
         }
-        // kube-controller-manager waits until the Node objects carry their planned pod ranges
-        // (phase `node-ranges`); otherwise its allocator could hand out ranges first.
-        let hold = if context
-            .options
-            .skip_phases
-            .iter()
-            .any(|skip| skip == "node-ranges")
-        {
-            ""
-        } else {
+        let hold = if holds_controller_manager(context) {
             "KBUNDLE_HOLD=kube-controller-manager.yaml "
+        } else {
+            ""
         };
         // The journal says which cluster and bundle the node now runs (refusing other clusters).
         let command = format!(
@@ -60,6 +66,16 @@ impl Phase for Install {
             .to_owned();
         Ok(summary)
     }
+}
+
+/// kube-controller-manager waits until the Node objects carry their planned pod ranges (phase
+/// `node-ranges`); otherwise its allocator could hand out ranges first.
+fn holds_controller_manager(context: &Context) -> bool {
+    !context
+        .options
+        .skip_phases
+        .iter()
+        .any(|skip| skip == "node-ranges")
 }
 
 pub(crate) struct Start;
@@ -101,6 +117,14 @@ impl Phase for ReleaseControllerManager {
                 .filter(|index| context.nodes[*index].has_role("control-plane"))
                 .collect(),
         ]
+    }
+
+    /// Only kube-controller-manager's manifest: the rest is in place since `install`.
+    fn rolling(&self, context: &Context) -> Option<Rolling> {
+        holds_controller_manager(context).then_some(Rolling {
+            pods: &[Component::ControllerManager],
+            other_files: false,
+        })
     }
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {

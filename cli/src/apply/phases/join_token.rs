@@ -196,6 +196,7 @@ mod tests {
                 force: false,
                 break_lock: false,
                 wipe_data: false,
+                prune: false,
             },
         )
     }
