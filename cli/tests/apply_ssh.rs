@@ -105,8 +105,10 @@ fn kbundle(lab: &Lab, args: &[&str], limit: Duration) -> Output {
     let output = command.output().expect("kbundle runs");
     assert!(
         started.elapsed() < limit,
-        "kbundle took {:?}, more than {limit:?}",
-        started.elapsed()
+        "kbundle {} took {:?}, more than {limit:?}\n{}",
+        args.join(" "),
+        started.elapsed(),
+        text(&output)
     );
     output
 }
