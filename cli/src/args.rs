@@ -50,6 +50,53 @@ pub(crate) enum Command {
     Reset(ApplyArgs),
     /// Mint a bootstrap token and write a join folder with it, for a node that joins later.
     JoinToken(JoinTokenArgs),
+    /// Every certificate of a bundle with its expiry, soonest first; with --installed, what the
+    /// nodes have; `certs renew` issues them again from the same CAs.
+    Certs(CertsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct CertsArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<CertsCommand>,
+    /// Also read the certificates installed on the nodes (over SSH, as apply connects; only
+    /// certificates, never a key) and compare them with the bundle's.
+    #[arg(long)]
+    pub(crate) installed: bool,
+    /// The bundle, and how to reach its nodes with --installed: the same options as apply
+    /// (absent with a subcommand).
+    #[command(flatten)]
+    pub(crate) apply: Option<ApplyArgs>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertsCommand {
+    /// Issue every leaf certificate and kubeconfig of a bundle again, from its CAs, for the same
+    /// names: a new bundle, in which nothing else changes; `kbundle apply` it to roll the new
+    /// certificates out (control-plane nodes one at a time).
+    Renew(CertsRenewArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CertsRenewArgs {
+    /// The bundle applied last to the cluster.
+    pub(crate) bundle: PathBuf,
+    /// The new bundle.
+    #[arg(short, long, value_name = "ZIP")]
+    pub(crate) output: PathBuf,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Passphrase file of an encrypted bundle (the new one is encrypted with it too).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Seed (64 hex digits) for the new keys; for tests only.
+    #[arg(long, value_name = "HEX", hide = true)]
+    pub(crate) seed: Option<String>,
+    /// Issue time (unix seconds) instead of now; for tests only.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub(crate) issued_at: Option<i64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::apply::run(&args, commands::apply::Mode::Status),
         Command::Reset(args) => commands::apply::run(&args, commands::apply::Mode::Reset),
         Command::JoinToken(args) => commands::join_token::run(&args),
+        Command::Certs(args) => commands::certs::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

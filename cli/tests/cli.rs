@@ -395,3 +395,85 @@ fn join_token_refuses_bad_arguments_before_any_connection() {
     );
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// `kbundle certs` lists every certificate soonest first and warns of those near expiry;
+/// `kbundle certs renew` issues them again from the same CAs, and a bundle that records no
+/// identity is refused with what to do. See: issue #15, item 3.
+#[test]
+fn certs_lists_expiry_and_renew_issues_every_leaf_again_from_the_same_cas() {
+    let directory = scratch_dir("certs");
+    std::fs::copy(
+        workspace().join("examples/cluster.yaml"),
+        directory.join("cluster.yaml"),
+    )
+    .expect("example");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    // Issued 350 days ago: its leaves have 15 days left.
+    let issued = (now - 350 * 86_400).to_string();
+    let generated = kbundle(
+        &directory,
+        &[
+            "generate",
+            "cluster.yaml",
+            "-o",
+            "old.zip",
+            "--issued-at",
+            &issued,
+        ],
+    );
+    assert!(generated.status.success(), "{}", transcript(&generated));
+    let listed = kbundle(&directory, &["certs", "old.zip"]);
+    let text = transcript(&listed);
+    assert!(listed.status.success(), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|line| !line.starts_with("EXPIRES"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("---"))
+        .collect();
+    assert!(rows.len() > 10, "{text}");
+    assert!(rows[0].contains(" d !"), "soonest first, marked: {text}");
+    assert!(rows.last().expect("rows").contains("(CA)"), "{text}");
+    assert!(
+        text.contains("certificates expire within 30 days")
+            && text.contains("kbundle certs renew old.zip -o NEW.zip"),
+        "{text}"
+    );
+    let json = kbundle(&directory, &["certs", "old.zip", "--output", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .all(|row| row["days_left"].is_i64())
+    );
+
+    let renewed = kbundle(&directory, &["certs", "renew", "old.zip", "-o", "new.zip"]);
+    assert!(renewed.status.success(), "{}", transcript(&renewed));
+    let listed = kbundle(&directory, &["certs", "new.zip"]);
+    let text = transcript(&listed);
+    assert!(
+        !text.contains(" d !") && !text.contains("expire within"),
+        "{text}"
+    );
+    let verified = kbundle(&directory, &["verify", "new.zip"]);
+    assert!(verified.status.success(), "{}", transcript(&verified));
+    // The CAs are the same: the old and the new CA certificate rows match.
+    let ca_rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.contains("(CA)"))
+            .map(ToOwned::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        ca_rows(&transcript(&kbundle(&directory, &["certs", "old.zip"]))),
+        ca_rows(&text)
+    );
+    // Never over an existing file without --force.
+    let again = kbundle(&directory, &["certs", "renew", "old.zip", "-o", "new.zip"]);
+    assert_ne!(again.status.code(), Some(0), "{}", transcript(&again));
+    let _ = std::fs::remove_dir_all(&directory);
+}

@@ -78,6 +78,26 @@ pub const DELIBERATE_DIFFERENCES: &[Difference] = &[
         "as --node-cidr-mask-size, per family for a dual-stack cluster",
     ),
     difference(
+        "/etc/kubernetes/manifests/etcd.yaml",
+        "metadata.annotations.kbundle.dev/pki-sha256",
+        "the digest of the node's certificates, keys and kubeconfigs: a static pod reads them only when it starts, so when they change (`kbundle certs renew`, a new SAN) its manifest changes too and the kubelet restarts it (kubeadm's `certs renew` asks the user to restart the control plane by hand)",
+    ),
+    difference(
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "metadata.annotations.kbundle.dev/pki-sha256",
+        "as for etcd.yaml",
+    ),
+    difference(
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+        "metadata.annotations.kbundle.dev/pki-sha256",
+        "as for etcd.yaml",
+    ),
+    difference(
+        "/etc/kubernetes/manifests/kube-scheduler.yaml",
+        "metadata.annotations.kbundle.dev/pki-sha256",
+        "as for etcd.yaml",
+    ),
+    difference(
         "/etc/kubernetes/manifests/kube-vip.yaml",
         "(file)",
         "with `highAvailability.mode: kube-vip` kbundle provides the control-plane endpoint itself, a virtual IP held by a kube-vip static pod on the control-plane nodes (kubeadm expects the endpoint to exist already)",

@@ -26,6 +26,8 @@ pub(crate) enum Mode {
     /// `kbundle join-token`: its workflow comes from the caller, on the first control-plane
     /// node only.
     JoinToken,
+    /// `kbundle certs --installed`: its workflow comes from the caller; it only reads.
+    Certs,
 }
 
 struct Printer {
@@ -193,7 +195,9 @@ impl Phase for Status {
 pub(crate) fn run(args: &ApplyArgs, mode: Mode) -> Result<(), Failure> {
     let workflow: Vec<Box<dyn Phase>> = match mode {
         // Its phase needs its own arguments: commands::join_token calls run_workflow.
-        Mode::JoinToken => return Err(anyhow::anyhow!("join-token has its own workflow").into()),
+        Mode::JoinToken | Mode::Certs => {
+            return Err(anyhow::anyhow!("this command has its own workflow").into());
+        }
         Mode::Apply if args.dry_run => vec![
             Box::new(crate::apply::phases::Connect),
             Box::new(crate::apply::phases::DryRun),
@@ -433,6 +437,7 @@ pub(crate) fn run_workflow(
             match mode {
                 Mode::Apply => "apply",
                 Mode::JoinToken => "join-token",
+                Mode::Certs => "certs",
                 Mode::Status | Mode::Reset => "status",
             },
             if failed.is_empty() {

@@ -127,7 +127,7 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn seed(hex: Option<&str>) -> anyhow::Result<[u8; 32]> {
+pub(crate) fn seed(hex: Option<&str>) -> anyhow::Result<[u8; 32]> {
     let mut seed = [0u8; 32];
     match hex {
         Some(hex) => {

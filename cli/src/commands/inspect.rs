@@ -84,7 +84,7 @@ pub(crate) fn run(args: &BundleArgs) -> Result<(), Failure> {
 }
 
 /// Unix seconds as `YYYY-MM-DD`.
-fn date(seconds: i64) -> String {
+pub(crate) fn date(seconds: i64) -> String {
     // Civil-from-days (Howard Hinnant's algorithm), to avoid a date crate for one line.
     let days = seconds.div_euclid(86_400);
     let z = days + 719_468;

@@ -2,6 +2,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod artifacts;
+pub(crate) mod certs;
 pub(crate) mod diff;
 pub(crate) mod fetch;
 pub(crate) mod generate;

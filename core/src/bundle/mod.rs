@@ -2,6 +2,8 @@
 //! deterministically (sorted entries, fixed times, unix modes) and read back with every hostile
 //! input refused before anything is used ([`read`]); [`verify`] checks what is inside.
 
+#[cfg(feature = "x509-parsing")]
+pub mod certs;
 pub mod diff;
 pub mod install;
 pub mod layout;
@@ -128,6 +130,119 @@ impl Bundle {
             .transpose()
             .map_err(GenerateError::Previous)?;
         Self::generate_full(raw, inputs, Vec::new(), &ranges, identity.as_ref())
+    }
+
+    /// This bundle with every leaf certificate and kubeconfig issued again, from the same CAs,
+    /// for the same requests, valid from `inputs.issued_at` (`kbundle certs renew`). Nothing
+    /// else changes: the CAs, the service-account keys, every other file (registry and proxy
+    /// secrets included, which the bundle's cluster.yaml does not hold). Applying it restarts
+    /// what reads the new certificates, one control-plane node at a time.
+    pub fn renew_certificates(&self, inputs: &PkiInputs) -> Result<Self, GenerateError> {
+        let identity = self
+            .identity()
+            .ok_or_else(|| {
+                GenerateError::Previous(
+                    "made by an older kbundle, it records no identity.json: generate its next bundle with `kbundle generate cluster.yaml --from` (bringing the CAs as existingCAs) instead".into(),
+                )
+            })?
+            .map_err(GenerateError::Previous)?;
+        let text = self
+            .entry(layout::CLUSTER_YAML)
+            .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
+            .ok_or_else(|| GenerateError::Previous("the bundle has no cluster.yaml".into()))?;
+        // Its secrets are redacted, but the PKI reads none of them.
+        let config = ClusterConfig::from_yaml(&text)?.config;
+        let renewing = Identity {
+            leaves: Vec::new(),
+            ..identity
+        };
+        let pki = Pki::issue_from(&config, inputs, &renewing)?;
+        let mut replaced: std::collections::BTreeMap<String, Vec<u8>> =
+            std::collections::BTreeMap::new();
+        for node in &config.nodes {
+            let files = pki.node_files(node);
+            // The static pods read their certificates when they start: their manifests carry
+            // the digest of them, so that the kubelet restarts them on the new ones.
+            let digest = |lookup: &dyn Fn(&str) -> Option<String>| {
+                let contents: Vec<(String, String)> = files
+                    .iter()
+                    .filter_map(|file| Some((file.path.clone(), lookup(&file.path)?)))
+                    .collect();
+                crate::render::control_plane::pki_digest(
+                    contents.iter().map(|(p, c)| (p.as_str(), c.as_str())),
+                )
+            };
+            let old_digest = digest(&|path| {
+                self.entry(&layout::node_file(&node.name, path))
+                    .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
+            });
+            let new_digest = digest(&|path| {
+                files
+                    .iter()
+                    .find(|file| file.path == path)
+                    .map(|file| file.contents.clone())
+            });
+            for manifest in self.node_files(&node.name).iter().filter(|file| {
+                file.path
+                    .starts_with(crate::render::control_plane::MANIFEST_DIR)
+            }) {
+                replaced.insert(
+                    layout::node_file(&node.name, &manifest.path),
+                    manifest
+                        .contents
+                        .replace(&old_digest, &new_digest)
+                        .into_bytes(),
+                );
+            }
+            for file in files {
+                replaced.insert(
+                    layout::node_file(&node.name, &file.path),
+                    file.contents.into_bytes(),
+                );
+            }
+        }
+        if let Some(admin) = pki.admin_kubeconfig() {
+            replaced.insert(
+                layout::ADMIN_CONF.into(),
+                admin.contents.clone().into_bytes(),
+            );
+        }
+        replaced.insert(
+            layout::IDENTITY_JSON.into(),
+            pki.identity().to_json().into_bytes(),
+        );
+        let mut renewed = self.clone();
+        for entry in &mut renewed.entries {
+            if let Some(contents) = replaced.remove(&entry.path) {
+                entry.contents = contents;
+            }
+        }
+        // Each node's checksums, then the index.
+        for node in &config.nodes {
+            let sums = install::checksums(&renewed.node_files(&node.name), sha256_hex);
+            if let Some(entry) = renewed
+                .entries
+                .iter_mut()
+                .find(|entry| entry.path == layout::node_checksums(&node.name))
+            {
+                entry.contents = sums.into_bytes();
+            }
+        }
+        for file in &mut renewed.manifest.files {
+            if let Some(entry) = renewed.entries.iter().find(|entry| entry.path == file.path) {
+                file.sha256 = sha256_hex(&entry.contents);
+            }
+        }
+        let manifest_json =
+            serde_json::to_string_pretty(&renewed.manifest).unwrap_or_default() + "\n";
+        if let Some(entry) = renewed
+            .entries
+            .iter_mut()
+            .find(|entry| entry.path == layout::BUNDLE_JSON)
+        {
+            entry.contents = manifest_json.into_bytes();
+        }
+        Ok(renewed)
     }
 
     /// The identity `old` recorded (`identity.json`); `None` for a bundle made before it was.

@@ -667,7 +667,8 @@ fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() 
     let report = verify::verify(&bundle, later.issued_at + 60);
     assert!(report.is_ok(), "{:#?}", report.problems);
 
-    // An extra SAN: the API servers' certificates, and only them, are issued again.
+    // An extra SAN: the API servers' certificates, and only them, are issued again; the static
+    // pods, which read certificates when they start, restart on them.
     let sans = yaml.replace(
         "  certificates:\n",
         "  certificates:\n    extraSANs: [api.example.com]\n",
@@ -678,6 +679,10 @@ fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() 
     assert_eq!(
         changed_node_files(&old, &bundle),
         [
+            "cp1:/etc/kubernetes/manifests/etcd.yaml",
+            "cp1:/etc/kubernetes/manifests/kube-apiserver.yaml",
+            "cp1:/etc/kubernetes/manifests/kube-controller-manager.yaml",
+            "cp1:/etc/kubernetes/manifests/kube-scheduler.yaml",
             "cp1:/etc/kubernetes/pki/apiserver.crt",
             "cp1:/etc/kubernetes/pki/apiserver.key"
         ]
@@ -710,4 +715,98 @@ fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() 
             "{kept} changed: {changed:#?}"
         );
     }
+}
+
+#[test]
+fn renewing_issues_every_leaf_again_from_the_same_authorities_and_changes_nothing_else() {
+    let old = generate(ExampleKind::HighAvailability, 3);
+    let later = PkiInputs {
+        seed: [4; 32],
+        issued_at: ISSUED_AT + 300 * 24 * 3600,
+        existing_cas: Vec::new(),
+    };
+    let renewed = old.renew_certificates(&later).expect("renews");
+    let changed = changed_node_files(&old, &renewed);
+    for kept in [
+        "/etc/kubernetes/pki/ca.crt",
+        "/etc/kubernetes/pki/ca.key",
+        "/etc/kubernetes/pki/sa.key",
+        "/etc/kubernetes/pki/sa.pub",
+        "/etc/kubernetes/pki/etcd/ca.crt",
+        "/var/lib/kubelet/config.yaml",
+    ] {
+        assert!(
+            !changed.contains(&format!("cp1:{kept}")),
+            "{kept} changed: {changed:#?}"
+        );
+    }
+    for renewed_file in [
+        // The static pods read their certificates when they start: their manifests change.
+        "cp1:/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "cp1:/etc/kubernetes/manifests/etcd.yaml",
+        "cp1:/etc/kubernetes/manifests/kube-scheduler.yaml",
+        "cp1:/etc/kubernetes/pki/apiserver.crt",
+        "cp1:/etc/kubernetes/pki/etcd/server.crt",
+        "cp1:/etc/kubernetes/controller-manager.conf",
+        "worker1:/etc/kubernetes/kubelet.conf",
+    ] {
+        assert!(
+            changed.contains(&renewed_file.to_owned()),
+            "{renewed_file}: {changed:#?}"
+        );
+    }
+    assert_ne!(renewed.entry("admin.conf"), old.entry("admin.conf"));
+    for same in [
+        "cluster.yaml",
+        "plan.json",
+        "addons/00-nodes.yaml",
+        "join/install.sh",
+    ] {
+        assert_eq!(renewed.entry(same), old.entry(same), "{same}");
+    }
+    // Every new leaf expires a year after the renewal, and the bundle verifies then.
+    let identity = renewed.identity().expect("recorded").expect("reads");
+    assert!(
+        identity
+            .leaves
+            .iter()
+            .all(|leaf| leaf.not_after > later.issued_at + 300 * 24 * 3600)
+    );
+    let report = verify::verify(&renewed, later.issued_at + 60);
+    assert!(report.is_ok(), "{:#?}", report.problems);
+    // A bundle without identity.json cannot be renewed: it says what to do.
+    let mut older = old;
+    older
+        .entries
+        .retain(|entry| entry.path != layout::IDENTITY_JSON);
+    let refused = older.renew_certificates(&later);
+    assert!(
+        matches!(&refused, Err(GenerateError::Previous(reason)) if reason.contains("--from")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn the_certificates_of_a_bundle_are_listed_soonest_first_each_ca_once() {
+    let bundle = generate(ExampleKind::HighAvailability, 5);
+    let held = bundle.certificates();
+    let cas: Vec<&certs::HeldCertificate> = held.iter().filter(|c| c.is_ca).collect();
+    assert_eq!(cas.len(), 3, "{cas:#?}");
+    assert!(cas.iter().all(|ca| ca.node.is_none()));
+    assert!(
+        held.windows(2)
+            .all(|pair| pair[0].not_after <= pair[1].not_after)
+    );
+    assert!(held.iter().any(|c| c.node.as_deref() == Some("cp2")
+        && c.path == "/etc/kubernetes/pki/apiserver.crt"
+        && c.subject.contains("CN=kube-apiserver")));
+    assert!(held.iter().any(|c| c.node.as_deref() == Some("worker1")
+        && c.path == "/etc/kubernetes/kubelet.conf"
+        && c.subject.contains("CN=system:node:worker1")));
+    assert!(
+        held.iter()
+            .any(|c| c.node.is_none() && c.path == "admin.conf")
+    );
+    // Keys are never taken for certificates.
+    assert!(held.iter().all(|c| !c.path.ends_with(".key")));
 }

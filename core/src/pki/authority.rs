@@ -140,6 +140,44 @@ impl CertificateAuthority {
         })
     }
 
+    /// Rebuilds a CA kbundle made (`material` as it issued it, expiring at `not_after`) to sign
+    /// with it again. Its subject is its CN and its key identifier comes from its key, as
+    /// [`CertificateAuthority::generate`] made them, so new leaves chain to the same
+    /// certificate; nothing is parsed. Refused when it expires before `must_outlive`.
+    pub fn from_kept(
+        spec: &'static CaSpec,
+        material: CertAndKey,
+        not_after: i64,
+        must_outlive: i64,
+    ) -> Result<Self, Error> {
+        let fail = |reason: &str| Error::ExistingCa {
+            ca: spec.config_name,
+            reason: reason.to_owned(),
+        };
+        if not_after < must_outlive {
+            return Err(fail(
+                "the previous bundle's CA expires before the certificates it would sign: it must be replaced (a new CA for the whole cluster)",
+            ));
+        }
+        let key = KeyPair::from_pem(&material.key_pem).map_err(|error| fail(&error.to_string()))?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = name(spec.common_name, None);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.key_identifier_method = key_identifier(&key);
+        let spki_der = key.public_key_der();
+        Ok(Self {
+            spec,
+            issuer: Issuer::new(params, key),
+            material,
+            spki_der,
+            not_after,
+            provided: false,
+        })
+    }
+
     /// Uses a CA the user brings. Refuses a certificate that is not a CA, a key that does not
     /// belong to it, or a CA that has expired or expires before `must_outlive` (unix seconds).
     pub fn from_existing(
@@ -289,6 +327,11 @@ impl CertificateAuthority {
             Error::Certificate(format!("signing {}: {error}", request.common_name))
         })?;
         Ok(certificate.pem())
+    }
+
+    /// When it expires (unix seconds).
+    pub fn not_after(&self) -> i64 {
+        self.not_after
     }
 
     /// The CA's table entry.

@@ -40,6 +40,11 @@ pub struct KeptAuthority {
     pub certificate_pem: String,
     /// Its private key (PEM). A secret.
     pub key_pem: String,
+    /// When it expires (unix seconds).
+    pub not_after: i64,
+    /// Brought by the user (`existingCAs`), so its subject is not kbundle's: keeping it means
+    /// reading the certificate, which only the command line can.
+    pub provided: bool,
 }
 
 /// A key pair (PEM).

@@ -280,33 +280,19 @@ impl Pki {
             inputs.issued_at + i64::from(config.certificates.validity_hours) * 3600;
 
         // The CAs: those the config brings, else those of the previous bundle, else new ones.
-        let mut existing_cas = inputs.existing_cas.clone();
-        for spec in &CERTIFICATE_AUTHORITIES {
-            if let Some(kept) = previous.and_then(|p| p.authority(spec.config_name))
-                && !existing_cas.iter().any(|ca| ca.kind == spec.kind)
-            {
-                existing_cas.push(ExistingCa {
-                    kind: spec.kind,
-                    certificate_pem: kept.certificate_pem.clone(),
-                    key_pem: kept.key_pem.clone(),
-                });
-            }
-        }
-        let kept_ca = |kind: CaKind| -> bool {
+        let existing_cas = &inputs.existing_cas;
+        // A CA of the previous bundle is kept unless the config brings another.
+        let kept_authority = |kind: CaKind| -> Option<&identity::KeptAuthority> {
             let spec = CERTIFICATE_AUTHORITIES
                 .iter()
-                .find(|spec| spec.kind == kind);
-            match (previous, spec) {
-                (Some(previous), Some(spec)) => {
-                    previous.authority(spec.config_name).is_some_and(|kept| {
-                        existing_cas
-                            .iter()
-                            .any(|ca| ca.kind == kind && ca.certificate_pem == kept.certificate_pem)
-                    })
-                }
-                _ => false,
+                .find(|spec| spec.kind == kind)?;
+            let kept = previous?.authority(spec.config_name)?;
+            match existing_cas.iter().find(|ca| ca.kind == kind) {
+                Some(brought) if brought.certificate_pem != kept.certificate_pem => None,
+                _ => Some(kept),
             }
         };
+        let kept_ca = |kind: CaKind| kept_authority(kind).is_some();
         let plan = NetworkPlan::new(config);
         let minor = config.kubernetes_version.minor();
         let keep = |kind: identity::LeafKind,
@@ -398,11 +384,13 @@ impl Pki {
         // The seeds are drawn for every key even when some are premade, so the rest of the
         // random stream (serials, token) does not depend on how the keys were made.
         let key_count = match previous {
-            None => Self::key_count(config, &existing_cas),
+            None => Self::key_count(config, existing_cas),
             Some(_) => {
                 CERTIFICATE_AUTHORITIES
                     .iter()
-                    .filter(|spec| !existing_cas.iter().any(|ca| ca.kind == spec.kind))
+                    .filter(|spec| {
+                        !existing_cas.iter().any(|ca| ca.kind == spec.kind) && !kept_ca(spec.kind)
+                    })
                     .count()
                     + leaf_requests.iter().filter(|r| r.3.is_none()).count()
                     + kubeconfig_requests.iter().filter(|r| r.4.is_none()).count()
@@ -436,15 +424,35 @@ impl Pki {
         let mut authorities = Vec::new();
         for spec in &CERTIFICATE_AUTHORITIES {
             let existing = existing_cas.iter().find(|ca| ca.kind == spec.kind);
-            let authority = match existing {
-                Some(existing) => CertificateAuthority::from_existing(
+            let authority = match (kept_authority(spec.kind), existing) {
+                // A CA kbundle made is rebuilt from its key and its known subject: no
+                // certificate parsing, so the browser can keep it too.
+                (Some(kept), _) if !kept.provided => CertificateAuthority::from_kept(
+                    spec,
+                    CertAndKey {
+                        certificate_pem: kept.certificate_pem.clone(),
+                        key_pem: kept.key_pem.clone(),
+                    },
+                    kept.not_after,
+                    leaf_not_after,
+                )?,
+                (Some(kept), _) => CertificateAuthority::from_existing(
+                    spec,
+                    &kept.certificate_pem,
+                    &kept.key_pem,
+                    inputs.issued_at,
+                    leaf_not_after,
+                )?,
+                (None, Some(existing)) => CertificateAuthority::from_existing(
                     spec,
                     &existing.certificate_pem,
                     &existing.key_pem,
                     inputs.issued_at,
                     leaf_not_after,
                 )?,
-                None => CertificateAuthority::generate(spec, next_key()?, ca_validity, &mut rng)?,
+                (None, None) => {
+                    CertificateAuthority::generate(spec, next_key()?, ca_validity, &mut rng)?
+                }
             };
             authorities.push(authority);
         }
@@ -588,6 +596,8 @@ impl Pki {
                     kind: authority.spec().config_name.to_owned(),
                     certificate_pem: authority.material().certificate_pem.clone(),
                     key_pem: authority.material().key_pem.clone(),
+                    not_after: authority.not_after(),
+                    provided: authority.is_provided(),
                 })
                 .collect(),
             service_account: identity::KeptKeyPair {

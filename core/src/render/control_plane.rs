@@ -300,13 +300,36 @@ impl Probes {
     }
 }
 
-/// The common static pod shape (kubeadm `ComponentPod`).
+/// The annotation that carries the digest of the node's certificates, keys and kubeconfigs
+/// ([`pki_digest`]): a static pod reads them only when it starts, so when they change (`kbundle
+/// certs renew`, a new SAN) its manifest changes too, and the kubelet restarts it.
+pub const PKI_DIGEST_ANNOTATION: &str = "kbundle.dev/pki-sha256";
+
+/// The digest of a node's PKI files (`(path, contents)`), for [`PKI_DIGEST_ANNOTATION`]: the
+/// first 16 hex digits of their SHA-256, in path order.
+pub fn pki_digest<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut files: Vec<(&str, &str)> = files.into_iter().collect();
+    files.sort();
+    let mut text = String::new();
+    for (path, contents) in files {
+        text.push_str(path);
+        text.push('\0');
+        text.push_str(contents);
+        text.push('\0');
+    }
+    crate::bundle::sha256_hex(text.as_bytes())[..16].to_owned()
+}
+
+/// The common static pod shape (kubeadm `ComponentPod`), annotated with the node's
+/// `pki_digest`.
 fn static_pod(
     name: &str,
     container: Container,
     mut mounts: Vec<(Volume, VolumeMount)>,
-    annotations: BTreeMap<String, String>,
+    mut annotations: BTreeMap<String, String>,
+    pki_digest: &str,
 ) -> String {
+    annotations.insert(PKI_DIGEST_ANNOTATION.to_owned(), pki_digest.to_owned());
     mounts.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     let (volumes, volume_mounts): (Vec<Volume>, Vec<VolumeMount>) = mounts.into_iter().unzip();
     let pod = Object {
@@ -384,7 +407,11 @@ fn ca_mounts() -> Vec<(Volume, VolumeMount)> {
 }
 
 /// The static pods of `node`, as files under [`MANIFEST_DIR`] (mode 0600, as kubeadm).
-pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFile> {
+pub(crate) fn static_pods(
+    config: &ClusterConfig,
+    node: &Node,
+    pki_digest: &str,
+) -> Vec<RenderedFile> {
     let minor = config.kubernetes_version.minor();
     let mut files = Vec::new();
     let advertise = node.primary_address();
@@ -423,6 +450,7 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
                 "kubeadm.kubernetes.io/etcd.advertise-client-urls",
                 &format!("https://{}", host_port(advertise, 2379)),
             )]),
+            pki_digest,
         );
         files.push(RenderedFile::new(
             format!("{MANIFEST_DIR}/etcd.yaml"),
@@ -457,6 +485,7 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
             "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint",
             &host_port(advertise, API_PORT),
         )]),
+        pki_digest,
     );
     files.push(RenderedFile::new(
         format!("{MANIFEST_DIR}/kube-apiserver.yaml"),
@@ -500,6 +529,7 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
         controller_manager,
         mounts,
         BTreeMap::new(),
+        pki_digest,
     );
     files.push(RenderedFile::new(
         format!("{MANIFEST_DIR}/kube-controller-manager.yaml"),
@@ -532,6 +562,7 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
             true,
         )],
         BTreeMap::new(),
+        pki_digest,
     );
     files.push(RenderedFile::new(
         format!("{MANIFEST_DIR}/kube-scheduler.yaml"),
@@ -543,7 +574,12 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
         (&config.high_availability, &config.control_plane_endpoint)
         && let Host::Ip(vip) = endpoint.host
     {
-        files.push(kube_vip(vip, endpoint.port, interface.as_deref()));
+        files.push(kube_vip(
+            vip,
+            endpoint.port,
+            interface.as_deref(),
+            pki_digest,
+        ));
     }
     files
 }
@@ -559,7 +595,7 @@ pub(crate) fn static_pods(config: &ClusterConfig, node: &Node) -> Vec<RenderedFi
 /// ClusterRoleBinding that is created after the API is up (the kube-vip documentation's advice
 /// for Kubernetes ≥1.29); `kbundle apply` switches it back once that binding exists, so
 /// super-admin.conf is not held by a running pod for the life of the cluster.
-fn kube_vip(vip: IpAddr, port: u16, interface: Option<&str>) -> RenderedFile {
+fn kube_vip(vip: IpAddr, port: u16, interface: Option<&str>, pki_digest: &str) -> RenderedFile {
     let kubeconfig = "/etc/kubernetes/admin.conf";
     let env = |name: &str, value: &str| EnvVar {
         name: name.to_owned(),
@@ -591,7 +627,11 @@ fn kube_vip(vip: IpAddr, port: u16, interface: Option<&str>) -> RenderedFile {
     let pod = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+        "metadata": {
+            "annotations": {PKI_DIGEST_ANNOTATION: pki_digest},
+            "name": "kube-vip",
+            "namespace": "kube-system",
+        },
         "spec": {
             "containers": [{
                 "name": "kube-vip",

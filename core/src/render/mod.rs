@@ -96,7 +96,12 @@ pub fn render(config: &ClusterConfig, plan: &NetworkPlan, pki: &Pki, issued_at: 
                 .into_iter()
                 .map(|file| RenderedFile::new(file.path, file.contents, file.mode))
                 .collect();
-            files.extend(control_plane::static_pods(config, node));
+            let digest = control_plane::pki_digest(
+                files
+                    .iter()
+                    .map(|file| (file.path.as_str(), file.contents.as_str())),
+            );
+            files.extend(control_plane::static_pods(config, node, &digest));
             files.extend(node::node_files(config, plan, node));
             files.sort_by(|a, b| a.path.cmp(&b.path));
             NodeFiles {

@@ -2,6 +2,7 @@
 
 mod addons;
 mod artifacts;
+mod certs;
 mod connect;
 mod dry_run;
 mod install;
@@ -17,6 +18,7 @@ mod wait;
 
 pub(crate) use addons::{Addons, NewNodeObjects, NodeRanges};
 pub(crate) use artifacts::{Artifacts, Images};
+pub(crate) use certs::{InstalledCertificates, WARN_DAYS, table as certificates_table};
 pub(crate) use connect::Connect;
 pub(crate) use dry_run::DryRun;
 pub(crate) use install::{Install, KubeVipRights, ReleaseControllerManager, Start};
