@@ -1435,33 +1435,7 @@ fn a_change_of_every_control_plane_pod_rolls_one_node_at_a_time_and_the_api_keep
                 .collect::<Vec<_>>()
         );
     }
-    // The API kept answering. The only requests that may fail are those the load balancer
-    // still sent to the one node whose etcd was restarting, before its health check (every
-    // second, two failures) took that node out: its API server reaches etcd on 127.0.0.1 (as
-    // kubeadm's does) and says so on /readyz. Never a refused connection or a timeout (the whole
-    // API gone), never outside a node's etcd restart.
-    let etcd_spans: Vec<(f64, f64)> = (1..=3)
-        .filter_map(|index| restart_span(&cluster, index, &["etcd"], since))
-        .collect();
-    let explained = |(at, text): &FailedRequest| {
-        text.contains("etcd")
-            && text.contains("failed: reason withheld")
-            && etcd_spans
-                .iter()
-                .any(|(from, to)| *at >= from - 1.0 && *at <= to + 5.0)
-    };
-    let described: Vec<String> = failed
-        .iter()
-        .map(|(at, text)| format!("at {:.1} s: {text}", at - since))
-        .collect();
-    assert!(
-        failed.iter().all(explained) && failed.len() <= 3 * 4,
-        "{} of {asked} requests through the endpoint failed beyond one node's etcd restart \
-         (etcd restarts at {etcd_spans:?}, {since:.1} being the start):\n{}\n{run}",
-        failed.len(),
-        described.join("\n")
-    );
-    eprintln!("failed requests: {described:#?}");
+    assert_only_etcd_restarts_failed_requests(&cluster, since, asked, &failed, &run);
     // The install of each control-plane node waited for it.
     for node in ["node1", "node2", "node3"] {
         assert!(
@@ -1562,4 +1536,130 @@ fn a_control_plane_node_gone_from_cluster_yaml_is_removed_only_with_prune() {
             .contains("every Node kbundle planned and every etcd member is in this bundle"),
         "{again}"
     );
+}
+
+/// The API kept answering while `run` rolled the control plane. The only requests that may fail
+/// are those the load balancer still sent to the one node whose etcd was restarting, before its
+/// health check (every second, two failures) took that node out: its API server reaches etcd on
+/// 127.0.0.1 (as kubeadm's does) and says so on /readyz. Never a refused connection or a timeout
+/// (the whole API gone), never outside a node's etcd restart.
+fn assert_only_etcd_restarts_failed_requests(
+    cluster: &ClusterLab,
+    since: f64,
+    asked: usize,
+    failed: &[FailedRequest],
+    run: &Run,
+) {
+    let etcd_spans: Vec<(f64, f64)> = (1..=3)
+        .filter_map(|index| restart_span(cluster, index, &["etcd"], since))
+        .collect();
+    let explained = |(at, text): &FailedRequest| {
+        text.contains("etcd")
+            && text.contains("failed: reason withheld")
+            && etcd_spans
+                .iter()
+                .any(|(from, to)| *at >= from - 1.0 && *at <= to + 5.0)
+    };
+    let described: Vec<String> = failed
+        .iter()
+        .map(|(at, text)| format!("at {:.1} s: {text}", at - since))
+        .collect();
+    assert!(
+        failed.iter().all(explained) && failed.len() <= 3 * 4,
+        "{} of {asked} requests through the endpoint failed beyond one node's etcd restart \
+         (etcd restarts at {etcd_spans:?}, {since:.1} being the start):\n{}\n{run}",
+        failed.len(),
+        described.join("\n")
+    );
+    eprintln!("failed requests: {described:#?}");
+}
+
+/// The certificate a TLS server on node `index`, port `port`, presents (PEM), as openssl reads
+/// it from the lab namespace.
+fn served_certificate(cluster: &ClusterLab, index: usize, port: u16) -> String {
+    let mut command = cluster.lab.command("sh");
+    command.args([
+        "-c",
+        &format!(
+            "openssl s_client -connect {}:{port} </dev/null 2>/dev/null | openssl x509",
+            cluster.lab.node_address(index)
+        ),
+    ]);
+    let served = kbundle_tests::programs::run(command, Duration::from_secs(30));
+    served.stdout.trim().to_owned()
+}
+
+#[test]
+fn renewed_certificates_roll_out_on_an_ha_cluster_while_the_api_keeps_answering() {
+    let (cluster, _yaml, first) = day_two_cluster("renew");
+    let admin = admin_conf(&cluster, &first);
+    let token = service_account_token(&cluster, &admin);
+    let renewed = cluster.lab.scratch_dir().join("renewed.zip");
+    let made = cluster.kbundle_run(&[
+        "certs",
+        "renew",
+        &first.display().to_string(),
+        "-o",
+        &renewed.display().to_string(),
+    ]);
+    assert!(made.success(), "{made}");
+    let before = running_processes(&cluster);
+    let since = unix_now();
+    let (run, asked, failed) = polling_the_api(&cluster, &admin, || {
+        cluster.apply(&renewed, &["--wait-timeout", "240"])
+    });
+    let logs: String = cluster
+        .shape
+        .nodes()
+        .map(|i| node_logs(&cluster.lab, i))
+        .collect();
+    assert!(run.success(), "{run}\n{logs}");
+    assert!(asked > 20, "the poller asked only {asked} times");
+    assert_only_etcd_restarts_failed_requests(&cluster, since, asked, &failed, &run);
+    // Every component runs on its new certificate: each static pod and kubelet is a new
+    // process, and etcd and the API servers serve the renewed bundle's certificates.
+    let after = running_processes(&cluster);
+    for (key, pid) in &before {
+        let now = after.iter().find(|(k, _)| k == key).and_then(|(_, p)| *p);
+        assert!(
+            pid.is_some() && now != *pid,
+            "{key} was not restarted: {pid:?} -> {now:?}"
+        );
+    }
+    for index in 1..=3 {
+        let node = cluster.lab.node_name(index);
+        for (port, file) in [(6443, "apiserver.crt"), (2379, "etcd/server.crt")] {
+            let bundle = std::fs::read_to_string(cluster.extract(
+                &renewed,
+                &format!("nodes/{node}/rootfs/etc/kubernetes/pki/{file}"),
+            ))
+            .expect("the renewed certificate");
+            assert_eq!(
+                served_certificate(&cluster, index, port),
+                bundle.trim(),
+                "{node}:{port} does not serve the renewed {file}"
+            );
+        }
+    }
+    // What the nodes have is the renewed bundle's, as `kbundle certs --installed` reads it.
+    let known_hosts = cluster.lab.known_hosts().display().to_string();
+    let installed = cluster.kbundle_run(&[
+        "certs",
+        &renewed.display().to_string(),
+        "--installed",
+        "--ssh-config",
+        "/dev/null",
+        "--known-hosts",
+        &known_hosts,
+        "--connect-timeout",
+        "5",
+    ]);
+    assert!(installed.success(), "{installed}");
+    assert_eq!(
+        installed.stderr.matches(" 0 not as in the bundle").count(),
+        4,
+        "{installed}"
+    );
+    // Same CAs, same service-account keys: a token issued before still works.
+    assert_token_accepted(&cluster, &renewed, &admin, &token);
 }
