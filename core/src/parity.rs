@@ -63,6 +63,11 @@ pub const DELIBERATE_DIFFERENCES: &[Difference] = &[
         "`new` on every member, since all members start together from the planned list (kubeadm leaves etcd's default, `new`, on the first member and sets `existing` on members that join)",
     ),
     difference(
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "--etcd-servers",
+        "with several etcd members, the local one first (as kubeadm) and then every other: the etcd client fails over while the local member restarts (rolling restarts, certificate renewals), so the API server stays ready (kubeadm lists only the local member)",
+    ),
+    difference(
         "/etc/kubernetes/manifests/kube-controller-manager.yaml",
         "--node-cidr-mask-size",
         "set from spec.networking.nodeCIDRMaskSize, so that nodes that join later get pod ranges of the planned size (kubeadm leaves kube-controller-manager's default)",
@@ -85,17 +90,17 @@ pub const DELIBERATE_DIFFERENCES: &[Difference] = &[
     difference(
         "/etc/kubernetes/manifests/kube-apiserver.yaml",
         "metadata.annotations.kbundle.dev/pki-sha256",
-        "as for etcd.yaml",
+        "as for etcd.yaml: restarted when its certificates change",
     ),
     difference(
         "/etc/kubernetes/manifests/kube-controller-manager.yaml",
         "metadata.annotations.kbundle.dev/pki-sha256",
-        "as for etcd.yaml",
+        "as for etcd.yaml: restarted when its certificates change",
     ),
     difference(
         "/etc/kubernetes/manifests/kube-scheduler.yaml",
         "metadata.annotations.kbundle.dev/pki-sha256",
-        "as for etcd.yaml",
+        "as for etcd.yaml: restarted when its certificates change",
     ),
     difference(
         "/etc/kubernetes/manifests/kube-vip.yaml",

@@ -142,8 +142,22 @@ fn joined_subnets(config: &ClusterConfig, pods: bool) -> String {
 /// kube-apiserver's flags on `node`.
 pub fn apiserver_flags(config: &ClusterConfig, node: &Node) -> Flags {
     let advertise = node.primary_address();
+    // With stacked etcd, the local member first (as kubeadm), then every other member: the
+    // client fails over when the local member restarts (a rolling restart, a renewal), so the
+    // API server stays ready instead of answering "etcd failed" until its member is back.
     let etcd_servers = if node.roles.etcd {
-        format!("https://{}", host_port(loopback_for(advertise), 2379))
+        std::iter::once(format!(
+            "https://{}",
+            host_port(loopback_for(advertise), 2379)
+        ))
+        .chain(
+            config
+                .etcd_nodes()
+                .filter(|member| member.name != node.name)
+                .map(|member| format!("https://{}", host_port(member.primary_address(), 2379))),
+        )
+        .collect::<Vec<_>>()
+        .join(",")
     } else {
         config
             .etcd_nodes()
