@@ -754,13 +754,14 @@ fn one_apply_at_a_time_and_never_over_another_cluster() {
     // The first cluster's control plane and kubelet still listen there (reset would stop
     // them): preflight says so.
     let mut forced = apply_args(&other_zip, &hosts, &log);
-    // Its etcd would not start while the first cluster's still runs: wait-etcd is left out.
+    // Its etcd would not start while the first cluster's still runs: wait-etcd is left out,
+    // and so is the rolling restart's health gate (`rollout`), which would wait for it too.
     forced.extend([
         "--force",
         "--ignore-preflight",
         "port-2379,port-2380,port-6443,port-10250,port-10257,port-10259",
         "--skip-phase",
-        "wait-etcd",
+        "wait-etcd,rollout",
     ]);
     let output = kbundle(&lab, &forced, Duration::from_secs(60));
     assert!(output.status.success(), "{}", text(&output));

@@ -291,19 +291,9 @@ pub(crate) fn gated(
         .filter(|component| changes.contains(&component.manifest()))
         .map(|component| component.name())
         .collect();
-    // `--skip-phase wait-etcd` (or wait-apiserver) says not to wait for that component: the
-    // gate does not either.
-    let skipped = |name: &str| {
-        let phase = match name {
-            "etcd" => "wait-etcd",
-            "kube-apiserver" => "wait-apiserver",
-            _ => return false,
-        };
-        context.options.skip_phases.iter().any(|skip| skip == phase)
-    };
     let watched: Vec<(&'static str, String)> = before
         .iter()
-        .filter(|(name, (healthy, _))| *healthy && !skipped(name))
+        .filter(|(_, (healthy, _))| *healthy)
         .map(|(name, (_, pid))| (*name, pid.clone()))
         .collect();
     if watched.is_empty() {
