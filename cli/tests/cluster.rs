@@ -1270,7 +1270,7 @@ fn day_two_cluster(name: &str) -> (ClusterLab, String, PathBuf) {
 /// A request of [`polling_the_api`] that failed: when (unix seconds), and what kubectl said.
 type FailedRequest = (f64, String);
 
-/// Asks `/readyz` through the control-plane endpoint every 200 ms (the real kubectl, a new
+/// Reads the `default` Namespace through the control-plane endpoint every 200 ms (the real kubectl, a new
 /// connection each time, as clients come and go) while `during` runs; returns what `during`
 /// returned, the number of requests and every failed one.
 fn polling_the_api<T>(
@@ -1284,9 +1284,10 @@ fn polling_the_api<T>(
             let (mut asked, mut failed) = (0, Vec::new());
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let (at, when) = (Instant::now(), unix_now());
-                let answer = cluster.kubectl(admin, &["get", "--raw", "/readyz"]);
+                let answer =
+                    cluster.kubectl(admin, &["get", "--raw", "/api/v1/namespaces/default"]);
                 asked += 1;
-                if !answer.success() || answer.stdout.trim() != "ok" {
+                if !answer.success() || !answer.stdout.contains("\"name\":\"default\"") {
                     failed.push((when, answer.to_string().replace('\n', " ")));
                 }
                 std::thread::sleep(Duration::from_millis(200).saturating_sub(at.elapsed()));
@@ -1435,7 +1436,7 @@ fn a_change_of_every_control_plane_pod_rolls_one_node_at_a_time_and_the_api_keep
                 .collect::<Vec<_>>()
         );
     }
-    assert_only_etcd_restarts_failed_requests(&cluster, since, asked, &failed, &run);
+    assert_no_request_failed(&cluster, since, asked, &failed, &run);
     // The install of each control-plane node waited for it.
     for node in ["node1", "node2", "node3"] {
         assert!(
@@ -1538,12 +1539,12 @@ fn a_control_plane_node_gone_from_cluster_yaml_is_removed_only_with_prune() {
     );
 }
 
-/// The API kept answering while `run` rolled the control plane. The only requests that may fail
-/// are those the load balancer still sent to the one node whose etcd was restarting, before its
-/// health check (every second, two failures) took that node out: its API server reaches etcd on
-/// 127.0.0.1 (as kubeadm's does) and says so on /readyz. Never a refused connection or a timeout
-/// (the whole API gone), never outside a node's etcd restart.
-fn assert_only_etcd_restarts_failed_requests(
+/// The API kept answering while `run` rolled the control plane: not one request through the
+/// load balancer failed. The API servers list every etcd member (their own first), so a member's
+/// restart does not make them unready, and a restarting API server reports itself not ready for
+/// five seconds while it still serves (`--shutdown-delay-duration`), so haproxy's check (every
+/// second, two failures) takes it out first.
+fn assert_no_request_failed(
     cluster: &ClusterLab,
     since: f64,
     asked: usize,
@@ -1553,25 +1554,17 @@ fn assert_only_etcd_restarts_failed_requests(
     let etcd_spans: Vec<(f64, f64)> = (1..=3)
         .filter_map(|index| restart_span(cluster, index, &["etcd"], since))
         .collect();
-    let explained = |(at, text): &FailedRequest| {
-        text.contains("etcd")
-            && text.contains("failed: reason withheld")
-            && etcd_spans
-                .iter()
-                .any(|(from, to)| *at >= from - 1.0 && *at <= to + 5.0)
-    };
     let described: Vec<String> = failed
         .iter()
         .map(|(at, text)| format!("at {:.1} s: {text}", at - since))
         .collect();
     assert!(
-        failed.iter().all(explained) && failed.len() <= 3 * 4,
-        "{} of {asked} requests through the endpoint failed beyond one node's etcd restart \
-         (etcd restarts at {etcd_spans:?}, {since:.1} being the start):\n{}\n{run}",
+        failed.is_empty(),
+        "{} of {asked} requests through the endpoint failed (etcd restarts at {etcd_spans:?}, \
+         {since:.1} being the start):\n{}\n{run}",
         failed.len(),
         described.join("\n")
     );
-    eprintln!("failed requests: {described:#?}");
 }
 
 /// The certificate a TLS server on node `index`, port `port`, presents (PEM), as openssl reads
@@ -1615,7 +1608,7 @@ fn renewed_certificates_roll_out_on_an_ha_cluster_while_the_api_keeps_answering(
         .collect();
     assert!(run.success(), "{run}\n{logs}");
     assert!(asked > 20, "the poller asked only {asked} times");
-    assert_only_etcd_restarts_failed_requests(&cluster, since, asked, &failed, &run);
+    assert_no_request_failed(&cluster, since, asked, &failed, &run);
     // Every component runs on its new certificate: each static pod and kubelet is a new
     // process, and etcd and the API servers serve the renewed bundle's certificates.
     let after = running_processes(&cluster);

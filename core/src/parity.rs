@@ -68,6 +68,11 @@ pub const DELIBERATE_DIFFERENCES: &[Difference] = &[
         "with several etcd members, the local one first (as kubeadm) and then every other: the etcd client fails over while the local member restarts (rolling restarts, certificate renewals), so the API server stays ready (kubeadm lists only the local member)",
     ),
     difference(
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "--shutdown-delay-duration",
+        "5s with several control-plane nodes: a restarting API server reports itself not ready while it still serves, so the load balancer's health check takes it out before it stops accepting connections (kubeadm leaves the default, 0)",
+    ),
+    difference(
         "/etc/kubernetes/manifests/kube-controller-manager.yaml",
         "--node-cidr-mask-size",
         "set from spec.networking.nodeCIDRMaskSize, so that nodes that join later get pod ranges of the planned size (kubeadm leaves kube-controller-manager's default)",

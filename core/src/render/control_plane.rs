@@ -205,6 +205,12 @@ pub fn apiserver_flags(config: &ClusterConfig, node: &Node) -> Flags {
     flags.set("requestheader-group-headers", "X-Remote-Group");
     flags.set("requestheader-username-headers", "X-Remote-User");
     flags.set("secure-port", API_PORT.to_string());
+    if config.control_plane_nodes().count() > 1 {
+        // Behind a load balancer, a restarting API server first reports itself not ready
+        // while it still serves, so the balancer's health check takes it out before it stops
+        // accepting connections: rolling restarts lose no request.
+        flags.set("shutdown-delay-duration", "5s");
+    }
     flags.set(
         "service-account-issuer",
         format!(
