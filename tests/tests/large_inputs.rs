@@ -155,7 +155,7 @@ fn deep_nesting_and_alias_bombs_are_refused() {
         let previous = format!("*a{}", level - 1);
         bomb += &format!(
             "a{level}: &a{level} [{}]\n",
-            vec![previous.as_str(); 10].join(", ")
+            [previous.as_str(); 10].join(", ")
         );
     }
     assert!(ClusterConfig::from_yaml(&bomb).is_err());
