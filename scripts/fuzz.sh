@@ -60,7 +60,7 @@ case ${1:-smoke} in
       echo "== fuzz $target (${seconds}s)"
       # -jobs=1 in the foreground; libFuzzer's own output is long, its final stats say enough.
       if ! run "$target" "$seconds" >"$target_dir/$target.log" 2>&1; then
-        cat "$target_dir/$target.log"
+        tail -n 80 "$target_dir/$target.log"
         echo "fuzz target $target failed: see fuzz/artifacts/$target/ and docs/fuzzing.md" >&2
         exit 1
       fi

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # haproxy: the external load balancer of the HA cluster suite; iptables: kube-proxy's rules in
-# the lab nodes.
-packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables)
+# the lab nodes; g++: libFuzzer, which the fuzz targets link, is C++ built from its crate.
+packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
