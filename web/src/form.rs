@@ -338,7 +338,7 @@ impl Form {
         let proxy = &self.proxy;
         let proxy = (!proxy.http.trim().is_empty()
             || !proxy.https.trim().is_empty()
-            || !proxy.no_proxy.trim().is_empty())
+            || some_list(&proxy.no_proxy).is_some())
         .then(|| RawProxy {
             http: some(&proxy.http),
             https: some(&proxy.https),
@@ -602,7 +602,7 @@ fn list(value: &str) -> Vec<String> {
 }
 
 /// A list that is "not set" when it holds no item: separators alone (`, ,`) are as empty as
-/// an empty box. Otherwise `[]` would reach the document, which means "none" where not set
+/// an empty box (and `noProxy` alone makes no `proxy` section). Otherwise `[]` would reach the document, which means "none" where not set
 /// means "the default" (a node's jump hosts, the pull-secret namespaces), and the form, which
 /// shows both as an empty box, would read the exported file back as the other (issue #17).
 fn some_list(value: &str) -> Option<Vec<String>> {
@@ -775,11 +775,13 @@ mod tests {
         form.ssh.jump_hosts = " , ,".into();
         form.nodes[0].ssh.jump_hosts = ",".into();
         form.registry.pull_secret_namespaces = ",\n".into();
+        form.proxy.no_proxy = ",".into();
         let (raw, problems) = form.to_raw();
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(raw.spec.ssh.jump_hosts, None);
         assert_eq!(raw.spec.nodes[0].ssh.jump_hosts, None);
         assert_eq!(raw.spec.registry.pull_secret_namespaces, None);
+        assert_eq!(raw.spec.proxy, None);
         assert_eq!(Form::from_raw(&raw).to_raw().0, raw);
     }
 
