@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # haproxy: the external load balancer of the HA cluster suite; iptables: kube-proxy's rules in
-# the lab nodes.
-packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables)
+# the lab nodes; g++: libFuzzer, which the fuzz targets link, is C++ built from its crate.
+packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -40,6 +40,14 @@ if [ ! -d "$web_tests/node_modules/playwright-core" ]; then
 fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# cargo-fuzz for the fuzz smoke run (scripts/fuzz.sh), from the crate registry, once: it stays in
+# ~/.cargo/bin, so a warm run installs nothing. Pinned: its flags are in the scripts.
+cargo_fuzz_version=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q " $cargo_fuzz_version\$"; then
+  echo "== installing cargo-fuzz $cargo_fuzz_version (once, about 3 minutes)"
+  cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
+fi
 rustup target add wasm32-unknown-unknown >/dev/null
 
 # The real Kubernetes components (and etcd) for the lab's cluster suites, built from the Go module

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check kbundle has: formatting, clippy (native and wasm32), the wasm32 build of core,
-# the web configurator's build, short benchmark runs (they print figures) and the whole test
+# the web configurator's build, short benchmark runs (they print figures), a short run of every
+# fuzz target (scripts/fuzz.sh, docs/fuzzing.md) and the whole test
 # suite, browser end-to-end tests included.
 # Installs what it needs first (scripts/install-test-deps.sh), so it works on a fresh machine.
 set -euo pipefail
@@ -31,6 +32,9 @@ cargo build --release -p kbundle-tests --bin kbundle-lab-kubelet --locked
 cargo bench -p kbundle-cli --bench apply --locked
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-cli --bench cluster --locked
 node tests/web/bench.mjs dist/index.html target/web-bindgen/kbundle_bg.wasm 3
+echo "== fuzz (smoke: each target a few seconds on its kept corpus; longer: docs/fuzzing.md)"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+scripts/fuzz.sh smoke
 echo "== tests"
 # insta: fail on any snapshot that does not match instead of writing a new one.
 log=$(mktemp)

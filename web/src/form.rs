@@ -338,7 +338,7 @@ impl Form {
         let proxy = &self.proxy;
         let proxy = (!proxy.http.trim().is_empty()
             || !proxy.https.trim().is_empty()
-            || !proxy.no_proxy.trim().is_empty())
+            || some_list(&proxy.no_proxy).is_some())
         .then(|| RawProxy {
             http: some(&proxy.http),
             https: some(&proxy.https),
@@ -380,8 +380,7 @@ impl Form {
                             password: some(&credential.password),
                         })
                         .collect(),
-                    pull_secret_namespaces: (!registry.pull_secret_namespaces.trim().is_empty())
-                        .then(|| list(&registry.pull_secret_namespaces)),
+                    pull_secret_namespaces: some_list(&registry.pull_secret_namespaces),
                 },
                 proxy,
                 certificates: RawCertificates {
@@ -574,7 +573,7 @@ impl SshForm {
                 problems,
             ),
             identity_file: some(&self.identity_file),
-            jump_hosts: (!self.jump_hosts.trim().is_empty()).then(|| list(&self.jump_hosts)),
+            jump_hosts: some_list(&self.jump_hosts),
         }
     }
 }
@@ -600,6 +599,15 @@ fn list(value: &str) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A list that is "not set" when it holds no item: separators alone (`, ,`) are as empty as
+/// an empty box (and `noProxy` alone makes no `proxy` section). Otherwise `[]` would reach the document, which means "none" where not set
+/// means "the default" (a node's jump hosts, the pull-secret namespaces), and the form, which
+/// shows both as an empty box, would read the exported file back as the other (issue #17).
+fn some_list(value: &str) -> Option<Vec<String>> {
+    let items = list(value);
+    (!items.is_empty()).then_some(items)
 }
 
 fn number<T: std::str::FromStr>(
@@ -757,6 +765,24 @@ mod tests {
         assert!(stored.contains("puller"));
         let back: Form = serde_json::from_str(&stored).expect("reads back");
         assert_eq!(back.registry.credentials[0].password, "");
+    }
+
+    // Found by fuzzing the form (issue #17): `,` alone became `jumpHosts: []`, "no jump hosts"
+    // instead of "the defaults", and the exported file read back as the other.
+    #[test]
+    fn separators_alone_leave_a_list_unset() {
+        let mut form = Form::example();
+        form.ssh.jump_hosts = " , ,".into();
+        form.nodes[0].ssh.jump_hosts = ",".into();
+        form.registry.pull_secret_namespaces = ",\n".into();
+        form.proxy.no_proxy = ",".into();
+        let (raw, problems) = form.to_raw();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(raw.spec.ssh.jump_hosts, None);
+        assert_eq!(raw.spec.nodes[0].ssh.jump_hosts, None);
+        assert_eq!(raw.spec.registry.pull_secret_namespaces, None);
+        assert_eq!(raw.spec.proxy, None);
+        assert_eq!(Form::from_raw(&raw).to_raw().0, raw);
     }
 
     #[test]

@@ -110,6 +110,50 @@ fn reports_unknown_fields_with_their_path() {
     assert_eq!(error.location.map(|l| l.line), Some(8));
 }
 
+// 100,000 nested `[` (200 KB) kept the YAML scanner busy for minutes, its cost growing with the
+// square of the depth (found by fuzzing, issue #17): refused before it is parsed, wherever the
+// closing brackets hide.
+#[test]
+fn refuses_flow_nesting_deeper_than_a_config_needs_before_parsing_it() {
+    for deep in [
+        format!(
+            "{MINIMAL}  networking: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+        format!("{MINIMAL}  networking: {}\n", "{a: ".repeat(100_000)),
+        format!("{MINIMAL}  networking: {}\n", "[ ']' ".repeat(1_000)),
+        format!("{MINIMAL}  networking:\n{}", "    [ # ]\n".repeat(1_000)),
+    ] {
+        let diagnostics = ClusterConfig::from_yaml(&deep).expect_err("too deep");
+        let error = &diagnostics.0[0];
+        assert!(
+            error.message.contains("nested more than 64 deep"),
+            "{error}"
+        );
+        assert!(error.location.is_some_and(|l| l.line >= 10), "{error}");
+    }
+    // Brackets in comments and closed ones in quotes cost nothing.
+    let commented = format!(
+        "{MINIMAL}{}  networking: {{podSubnet: \"10.244.0.0/16\"}} # [[[\n",
+        "# roles: [[[[control-plane]]]]\n".repeat(100)
+    );
+    assert!(errors(&commented).is_empty(), "{:?}", errors(&commented));
+}
+
+// A key that is a mapping (`? {…}`) has no name; the finding names the mapping that holds it
+// rather than `?`, a path that exists nowhere (found by fuzzing, issue #17).
+#[test]
+fn reports_a_key_that_is_a_mapping_on_the_mapping_that_holds_it() {
+    let at_top = format!("{MINIMAL}? proxy:\n    http: x\n");
+    let diagnostics = ClusterConfig::from_yaml(&at_top).expect_err("complex key");
+    assert_eq!(diagnostics.0[0].path, "");
+    assert!(diagnostics.0[0].location.is_some());
+    let in_spec = MINIMAL.replace("spec:\n", "spec:\n  ? [a, b]\n  : c\n");
+    let diagnostics = ClusterConfig::from_yaml(&in_spec).expect_err("complex key");
+    assert_eq!(diagnostics.0[0].path, "spec");
+}
+
 #[test]
 fn reports_wrong_types_with_their_path() {
     let yaml = MINIMAL.replace("spec:\n", "spec:\n  ssh: {port: 99999}\n");
@@ -375,6 +419,20 @@ fn rejects_node_ranges_too_small_for_the_pods() {
     assert_error(
         &with_networking("{podSubnet: 10.0.0.0/8, nodeCIDRMaskSize: 25, maxPodsPerNode: 100}"),
         "more than 16 bits longer",
+    );
+}
+
+// More pods than IPv4 has addresses made the hint's mask arithmetic overflow (found by fuzzing,
+// issue #17); more than the kubelet's 32-bit maxPods would be refused on the node.
+#[test]
+fn rejects_more_pods_per_node_than_an_address_space_or_the_kubelet_holds() {
+    assert_error(
+        &with_networking("{maxPodsPerNode: 4294967295}"),
+        "hint: lower spec.networking.maxPodsPerNode: no IPv4 node range holds 4294967295 pods",
+    );
+    assert_error(
+        &with_networking("{maxPodsPerNode: 2147483648}"),
+        "spec.networking.maxPodsPerNode: `2147483648` is more than the kubelet's maxPods holds",
     );
 }
 

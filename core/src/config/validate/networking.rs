@@ -94,6 +94,18 @@ impl Checker {
                 );
                 DEFAULT_MAX_PODS
             }
+            // The kubelet's maxPods is a signed 32-bit number.
+            Some(max) if i32::try_from(max).is_err() => {
+                self.push(
+                    Diagnostic::error(
+                        "spec.networking.maxPodsPerNode",
+                        format!("is more than the kubelet's maxPods holds ({})", i32::MAX),
+                    )
+                    .value(max)
+                    .hint("leave it out for the kubelet default of 110"),
+                );
+                max
+            }
             Some(max) => max,
             None => DEFAULT_MAX_PODS,
         };
@@ -331,10 +343,15 @@ impl Checker {
                     ),
                 )
                 .value(family.node_mask)
-                .hint(format!(
-                    "use a shorter mask such as /{} or lower spec.networking.maxPodsPerNode",
-                    shortest_mask_for(family.family, max_pods)
-                )),
+                .hint(match shortest_mask_for(family.family, max_pods) {
+                    Some(mask) => format!(
+                        "use a shorter mask such as /{mask} or lower spec.networking.maxPodsPerNode"
+                    ),
+                    None => format!(
+                        "lower spec.networking.maxPodsPerNode: no {} node range holds {max_pods} pods",
+                        family.family.name()
+                    ),
+                }),
             );
         }
         let services_path = "spec.networking.serviceSubnet";
@@ -584,8 +601,11 @@ fn bits_for(n: u128) -> u8 {
     (128 - n.saturating_sub(1).leading_zeros()) as u8
 }
 
-/// The longest node mask that still holds `max_pods` pod addresses.
-fn shortest_mask_for(family: IpFamily, max_pods: u32) -> u8 {
+/// The longest node mask that still holds `max_pods` pod addresses; `None` when not even the
+/// whole address space does (over four billion pods in IPv4: found by fuzzing, issue #17).
+fn shortest_mask_for(family: IpFamily, max_pods: u32) -> Option<u8> {
     let reserved = if family == IpFamily::V4 { 3 } else { 2 };
-    family.bits() - bits_for(u128::from(max_pods) + reserved)
+    family
+        .bits()
+        .checked_sub(bits_for(u128::from(max_pods) + reserved))
 }
