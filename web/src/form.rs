@@ -179,6 +179,9 @@ pub struct CertificatesForm {
     pub ca_validity: String,
     /// `extraSANs`, separated by commas.
     pub extra_sans: String,
+    /// `bootstrapTokenTTL`: not a box on the page (the default suits most), but kept from an
+    /// imported cluster.yaml so that exporting it again gives the same cluster.
+    pub bootstrap_token_ttl: String,
 }
 
 /// What the page shows about the form: the findings (errors and warnings, each on a field path),
@@ -293,6 +296,7 @@ impl Form {
                 validity: text(&certificates.validity),
                 ca_validity: text(&certificates.ca_validity),
                 extra_sans: certificates.extra_sans.join(", "),
+                bootstrap_token_ttl: text(&certificates.bootstrap_token_ttl),
             },
         }
     }
@@ -389,9 +393,7 @@ impl Form {
                     ca_validity: some(&self.certificates.ca_validity),
                     extra_sans: list(&self.certificates.extra_sans),
                     existing_cas: Default::default(),
-                    // Not on the form: the default (24 h, as kubeadm) suits a bundle made in the
-                    // browser; cluster.yaml can set it.
-                    bootstrap_token_ttl: None,
+                    bootstrap_token_ttl: some(&self.certificates.bootstrap_token_ttl),
                 },
             },
         };

@@ -187,6 +187,7 @@ struct FormInput {
     key_algorithm: Field,
     validity: Field,
     ca_validity: Field,
+    bootstrap_token_ttl: Field,
     extra_sans: Field,
     actions: Vec<Action>,
 }
@@ -261,10 +262,12 @@ impl FormInput {
             validity,
             ca_validity,
             extra_sans,
+            bootstrap_token_ttl,
         } = certificates;
         fill(key_algorithm, &self.key_algorithm);
         fill(validity, &self.validity);
         fill(ca_validity, &self.ca_validity);
+        fill(bootstrap_token_ttl, &self.bootstrap_token_ttl);
         fill(extra_sans, &self.extra_sans);
         for action in self.actions.iter().take(8) {
             act(&mut form, action);
