@@ -465,9 +465,12 @@ impl Pki {
         };
 
         let leaf_validity_end = leaf_validity.issued_at + i64::from(leaf_validity.hours) * 3600;
-        let mut certificates = Vec::new();
-        for (spec, node, request, kept) in leaf_requests {
-            let (material, not_after) = match &kept {
+        // A leaf's material and expiry: the kept one, or one issued now by `ca` for `request`.
+        let mut leaf_material = |ca: &CertificateAuthority,
+                                 request: &LeafRequest,
+                                 kept: Option<&identity::KeptLeaf>|
+         -> Result<(CertAndKey, i64), Error> {
+            Ok(match kept {
                 Some(kept) => (
                     CertAndKey {
                         certificate_pem: kept.certificate_pem.clone(),
@@ -477,8 +480,7 @@ impl Pki {
                 ),
                 None => {
                     let key = next_key()?;
-                    let certificate_pem =
-                        authority(spec.ca).issue(&request, &key, leaf_validity, &mut rng)?;
+                    let certificate_pem = ca.issue(request, &key, leaf_validity, &mut rng)?;
                     (
                         CertAndKey {
                             certificate_pem,
@@ -487,7 +489,11 @@ impl Pki {
                         leaf_validity_end,
                     )
                 }
-            };
+            })
+        };
+        let mut certificates = Vec::new();
+        for (spec, node, request, kept) in leaf_requests {
+            let (material, not_after) = leaf_material(authority(spec.ca), &request, kept.as_ref())?;
             certificates.push(IssuedCert {
                 spec,
                 node: node.name.clone(),
@@ -501,27 +507,7 @@ impl Pki {
         let cluster_ca = authority(CaKind::Cluster);
         let mut kubeconfigs = Vec::new();
         for (spec, holder, server, request, kept) in kubeconfig_requests {
-            let (client, not_after) = match &kept {
-                Some(kept) => (
-                    CertAndKey {
-                        certificate_pem: kept.certificate_pem.clone(),
-                        key_pem: kept.key_pem.clone(),
-                    },
-                    kept.not_after,
-                ),
-                None => {
-                    let key = next_key()?;
-                    let certificate_pem =
-                        cluster_ca.issue(&request, &key, leaf_validity, &mut rng)?;
-                    (
-                        CertAndKey {
-                            certificate_pem,
-                            key_pem: key.private_pem()?,
-                        },
-                        leaf_validity_end,
-                    )
-                }
-            };
+            let (client, not_after) = leaf_material(cluster_ca, &request, kept.as_ref())?;
             let contents = kubeconfig::render(
                 &config.name,
                 &server,
