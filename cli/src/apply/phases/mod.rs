@@ -38,18 +38,12 @@ use crate::ssh::{Output, run_as_root, run_as_root_with_input};
 /// Runs `command` as root on `node` with the run's command timeout; a failure becomes the
 /// phase's reason.
 pub(super) fn root(context: &Context, node: &NodeTarget, command: &str) -> Result<Output, String> {
-    let output = run_as_root(
+    succeeded(run_as_root(
         node.remote.as_ref(),
         &node.become_root,
         command,
         context.options.command_timeout,
-    )
-    .map_err(|error| error.to_string())?;
-    if output.success() {
-        Ok(output)
-    } else {
-        Err(output.reason())
-    }
+    ))
 }
 
 /// [`root`] with `input` on the command's standard input (secrets go there, never into the
@@ -60,14 +54,18 @@ pub(super) fn root_with_input(
     command: &str,
     input: &[u8],
 ) -> Result<Output, String> {
-    let output = run_as_root_with_input(
+    succeeded(run_as_root_with_input(
         node.remote.as_ref(),
         &node.become_root,
         command,
         input,
         context.options.command_timeout,
-    )
-    .map_err(|error| error.to_string())?;
+    ))
+}
+
+/// A command's output when it ran and succeeded; otherwise why not, as the phase's reason.
+fn succeeded(ran: Result<Output, impl std::fmt::Display>) -> Result<Output, String> {
+    let output = ran.map_err(|error| error.to_string())?;
     if output.success() {
         Ok(output)
     } else {
