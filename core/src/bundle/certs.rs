@@ -3,7 +3,7 @@
 //! A kubeconfig counts by the client certificate inside it. Only certificates are read, never
 //! a key: on a node, a kubeconfig's `client-certificate-data` line is all that is looked at.
 
-use super::verify::certificate_facts;
+use super::verify::{certificate_facts, decode_data};
 use super::{Bundle, layout};
 
 /// One certificate of the bundle.
@@ -39,14 +39,10 @@ pub fn certificate_in(path: &str, contents: &str) -> Option<String> {
 
 /// The `client-certificate-data` of a kubeconfig, decoded (PEM).
 pub fn client_certificate(kubeconfig: &str) -> Option<String> {
-    use base64::Engine as _;
-    let line = kubeconfig
+    let value = kubeconfig
         .lines()
         .find_map(|line| line.trim().strip_prefix("client-certificate-data:"))?;
-    base64::engine::general_purpose::STANDARD
-        .decode(line.trim().trim_matches('"'))
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+    decode_data(value.trim().trim_matches('"'))
 }
 
 impl Bundle {

@@ -171,7 +171,8 @@ struct UserEntry {
     token: Option<String>,
 }
 
-fn decode(text: &str) -> Option<String> {
+/// A kubeconfig's `*-data` value (base64) as text; `None` when it is not base64 of UTF-8.
+pub fn decode_data(text: &str) -> Option<String> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
         .decode(text.trim())
@@ -418,7 +419,7 @@ fn bootstrap_token(bundle: &Bundle) -> Option<String> {
             if object["type"] != "bootstrap.kubernetes.io/token" {
                 continue;
             }
-            let field = |name: &str| object["data"][name].as_str().and_then(decode);
+            let field = |name: &str| object["data"][name].as_str().and_then(decode_data);
             if let (Some(id), Some(secret)) = (field("token-id"), field("token-secret")) {
                 return Some(format!("{id}.{secret}"));
             }
@@ -490,7 +491,7 @@ fn check_kubeconfig_cluster(
             .push(format!("{label}: has no cluster or no user"));
         return None;
     };
-    let ca_matches = decode(&cluster.cluster.certificate_authority_data)
+    let ca_matches = decode_data(&cluster.cluster.certificate_authority_data)
         .and_then(|pem| certificate_facts(&pem).ok())
         .is_some_and(|ca| ca.der == cluster_ca.der);
     if !ca_matches {
@@ -523,9 +524,9 @@ fn check_kubeconfig(
     let client = user
         .client_certificate_data
         .as_deref()
-        .and_then(decode)
+        .and_then(decode_data)
         .and_then(|pem| certificate_facts(&pem).ok());
-    let key = user.client_key_data.as_deref().and_then(decode);
+    let key = user.client_key_data.as_deref().and_then(decode_data);
     match (client, key) {
         (Some(client), Some(key)) => {
             if !is_signed_by(&client, cluster_ca).unwrap_or(false) {

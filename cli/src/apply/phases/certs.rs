@@ -107,9 +107,7 @@ impl Phase for InstalledCertificates {
             let pem = if path.ends_with(".crt") {
                 Some(text.to_owned())
             } else {
-                kbundle_core::bundle::certs::client_certificate(&format!(
-                    "client-certificate-data: {text}"
-                ))
+                kbundle_core::bundle::verify::decode_data(text.trim_matches('"'))
             };
             let Some(facts) = pem.as_deref().and_then(|pem| certificate_facts(pem).ok()) else {
                 lines.push(format!("{path}: not a certificate"));
