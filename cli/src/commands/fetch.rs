@@ -122,10 +122,11 @@ pub(crate) fn binaries(
         let actual = sha256_hex(&std::fs::read(&target)?);
         if actual != expected {
             let _ = std::fs::remove_file(&target);
-            bail!(
+            return Err(ChecksumMismatch(format!(
                 "{file_name} from {}: sha256 {actual} is not the published {expected}; removed (a damaged download, or a mirror that serves another file)",
                 through_mirror(&url, mirror)
-            );
+            ))
+            .into());
         }
         progress(format!(
             "fetched {} {} {} (sha256 checked)",
@@ -146,6 +147,18 @@ pub(crate) fn binaries(
     Ok(fetched)
 }
 
+/// A downloaded file whose SHA-256 is not the one upstream publishes.
+#[derive(Debug)]
+struct ChecksumMismatch(String);
+
+impl std::fmt::Display for ChecksumMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ChecksumMismatch {}
+
 pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
     let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
     let entry = bundle
@@ -164,8 +177,14 @@ pub(crate) fn run(args: &ArtifactsFetchArgs) -> Result<(), Failure> {
         |line| eprintln!("{line}"),
     )
     .map_err(|error| {
-        eprintln!("error: {error:#}");
-        Failure::Invalid
+        // A file that is not what upstream published is refused as bad input, as it always
+        // was; a download that failed is an error like any other.
+        if error.downcast_ref::<ChecksumMismatch>().is_some() {
+            eprintln!("error: {error:#}");
+            Failure::Invalid
+        } else {
+            Failure::Other(error)
+        }
     })?;
     if args.no_images {
         eprintln!(
