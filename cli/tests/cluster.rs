@@ -918,18 +918,11 @@ fn day_two_a_bundle_made_from_the_last_one_changes_only_what_changed() {
     // A label on node2 and a new worker node3, made from the bundle applied.
     let mut grown = ClusterShape::new("grow", 1, 2);
     grown.node_fields = vec![(2, "labels: {disk: ssd}".to_owned())];
-    let config = cluster.lab.scratch_dir().join("second.yaml");
-    std::fs::write(&config, grown.cluster_yaml(&cluster.lab)).expect("write");
-    let second = cluster.lab.scratch_dir().join("second.zip");
-    let made = cluster.kbundle_run(&[
-        "generate",
-        &config.display().to_string(),
-        "-o",
-        &second.display().to_string(),
-        "--from",
-        &first.display().to_string(),
-    ]);
-    assert!(made.success(), "{made}");
+    let second = cluster.generate_with(
+        &grown.cluster_yaml(&cluster.lab),
+        "second",
+        &["--from", &first.display().to_string()],
+    );
     // The diff names exactly the new node's files and node2's kubelet drop-in.
     let diff = cluster.kbundle_run(&[
         "diff",
@@ -996,26 +989,12 @@ fn day_two_a_bundle_made_from_the_last_one_changes_only_what_changed() {
 /// The bundle of `yaml`, made as if two days ago: the certificates are valid, the bootstrap
 /// token (24 hours) has expired, as for any bundle used a while after it was made.
 fn generate_with_the_token_expired(cluster: &ClusterLab, yaml: &str, name: &str) -> PathBuf {
-    let dir = cluster.lab.scratch_dir();
-    let config = dir.join(format!("{name}.yaml"));
-    std::fs::write(&config, yaml).expect("write cluster.yaml");
-    let zip = dir.join(format!("{name}.zip"));
     let issued_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs()
         - 2 * 24 * 3600;
-    let run = cluster.kbundle_run(&[
-        "generate",
-        &config.display().to_string(),
-        "-o",
-        &zip.display().to_string(),
-        "--force",
-        "--issued-at",
-        &issued_at.to_string(),
-    ]);
-    assert!(run.success(), "generate: {run}");
-    zip
+    cluster.generate_with(yaml, name, &["--issued-at", &issued_at.to_string()])
 }
 
 /// What apply applied of `addon`: the file, or, when it holds a bootstrap token that has
@@ -1230,21 +1209,7 @@ fn day_two_certificates(cluster: &ClusterLab) -> String {
 
 /// `kbundle generate` of `yaml` as `name.zip`, keeping the pod ranges of `previous`.
 fn generate_after(cluster: &ClusterLab, yaml: &str, name: &str, previous: &Path) -> PathBuf {
-    let dir = cluster.lab.scratch_dir();
-    let config = dir.join(format!("{name}.yaml"));
-    std::fs::write(&config, yaml).expect("write cluster.yaml");
-    let zip = dir.join(format!("{name}.zip"));
-    let run = cluster.kbundle_run(&[
-        "generate",
-        &config.display().to_string(),
-        "-o",
-        &zip.display().to_string(),
-        "--previous",
-        &previous.display().to_string(),
-        "--force",
-    ]);
-    assert!(run.success(), "generate: {run}");
-    zip
+    cluster.generate_with(yaml, name, &["--previous", &previous.display().to_string()])
 }
 
 /// An HA cluster (three control-plane nodes behind haproxy, one worker) brought up with

@@ -479,17 +479,26 @@ impl ClusterLab {
     /// Writes `yaml` to the scratch dir and runs `kbundle generate` on it (a fresh CA each
     /// time); returns the bundle's path.
     pub fn generate(&self, yaml: &str, name: &str) -> PathBuf {
+        self.generate_with(yaml, name, &[])
+    }
+
+    /// [`ClusterLab::generate`] with more `kbundle generate` arguments (`--from OLD.zip`,
+    /// `--issued-at …`).
+    pub fn generate_with(&self, yaml: &str, name: &str, extra: &[&str]) -> PathBuf {
         let dir = self.lab.scratch_dir();
         let config = dir.join(format!("{name}.yaml"));
         std::fs::write(&config, yaml).expect("write cluster.yaml");
         let zip = dir.join(format!("{name}.zip"));
-        let run = self.kbundle_run(&[
+        let (config, output) = (config.display().to_string(), zip.display().to_string());
+        let mut args = vec![
             "generate",
-            &config.display().to_string(),
+            config.as_str(),
             "-o",
-            &zip.display().to_string(),
+            output.as_str(),
             "--force",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let run = self.kbundle_run(&args);
         assert!(run.success(), "generate: {run}");
         zip
     }
