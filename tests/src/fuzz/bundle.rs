@@ -16,6 +16,7 @@
 //! the checksum checks and reaches what lies behind them.
 
 use std::io::{Cursor, Write};
+use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use kbundle_core::bundle::layout::BUNDLE_JSON;
@@ -23,7 +24,7 @@ use kbundle_core::bundle::manifest::FileEntry;
 use kbundle_core::bundle::read::{Limits, ReadError};
 use kbundle_core::bundle::{Bundle, Entry, sha256_hex};
 use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::samples;
 
@@ -389,6 +390,24 @@ fn write_manifest(bundle: &mut Bundle) {
 /// The entries as a zip, as the recipe says; `None` when the zip writer itself refuses (a name
 /// it cannot hold).
 fn write(entries: &[Entry], layout: &Layout, encryption: Option<Encryption>) -> Option<Vec<u8>> {
+    write_reusing(entries, layout, encryption, true)
+}
+
+/// [`write`] with every entry compressed afresh: how [`deflated_base`] is made.
+fn write_fresh(
+    entries: &[Entry],
+    layout: &Layout,
+    encryption: Option<Encryption>,
+) -> Option<Vec<u8>> {
+    write_reusing(entries, layout, encryption, false)
+}
+
+fn write_reusing(
+    entries: &[Entry],
+    layout: &Layout,
+    encryption: Option<Encryption>,
+    reuse_base: bool,
+) -> Option<Vec<u8>> {
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     let method = if layout.deflate {
         CompressionMethod::Deflated
@@ -408,6 +427,20 @@ fn write(entries: &[Entry], layout: &Layout, encryption: Option<Encryption>) -> 
             _ => options,
         };
         let link = u8::try_from(index).is_ok_and(|index| layout.links.contains(&index));
+        let encrypted = encryption
+            .as_ref()
+            .is_some_and(|encryption| encryption.covers(index, entries.len()));
+        if reuse_base
+            && layout.deflate
+            && !link
+            && !encrypted
+            && let Some(kept) = deflated_base_entry(entry)
+        {
+            let mut archive = deflated_base().clone();
+            let file = archive.by_index_raw(kept).ok()?;
+            writer.raw_copy_file(file).ok()?;
+            continue;
+        }
         if link {
             writer
                 .add_symlink(entry.path.as_str(), "/etc/shadow", options)
@@ -425,6 +458,32 @@ fn write(entries: &[Entry], layout: &Layout, encryption: Option<Encryption>) -> 
     writer.finish().ok().map(Cursor::into_inner)
 }
 
+/// The base bundle deflated once per process: most entries of an edited bundle are the base's
+/// own, and deflating them again for every input was most of the target's time (compression
+/// is the harness's work, not the code under test, yet it is instrumented all the same).
+fn deflated_base() -> &'static ZipArchive<Cursor<&'static [u8]>> {
+    static ARCHIVE: OnceLock<ZipArchive<Cursor<&'static [u8]>>> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let layout = Layout {
+            deflate: true,
+            links: Vec::new(),
+            folders: Vec::new(),
+        };
+        let zip = write_fresh(&samples::single_node_bundle().entries, &layout, None)
+            .expect("the base bundle zips");
+        ZipArchive::new(Cursor::new(&*Vec::leak(zip))).expect("the base zip reads")
+    })
+}
+
+/// The index, in [`deflated_base`], of an entry the edits left as the base has it.
+fn deflated_base_entry(entry: &Entry) -> Option<usize> {
+    let base = &samples::single_node_bundle().entries;
+    let index = base
+        .binary_search_by(|kept| kept.path.as_str().cmp(&entry.path))
+        .ok()?;
+    (base[index].mode == entry.mode && base[index].contents == entry.contents).then_some(index)
+}
+
 /// A readable zip of `bundle` as kbundle writes it (every entry encrypted when asked): what a
 /// fuzzer starts from in raw mode.
 pub fn seed_zip(bundle: &Bundle, encrypted: bool) -> Vec<u8> {
@@ -434,4 +493,27 @@ pub fn seed_zip(bundle: &Bundle, encrypted: bool) -> Vec<u8> {
         bundle.to_zip()
     }
     .expect("a bundle zips")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reused_entries_are_written_as_fresh_ones() {
+        let base = samples::single_node_bundle();
+        let layout = Layout {
+            deflate: true,
+            links: Vec::new(),
+            folders: Vec::new(),
+        };
+        let mut entries = base.entries.clone();
+        entries[0].contents.push(b'\n');
+        let reused = write(&entries, &layout, None).expect("zips");
+        let fresh = write_fresh(&entries, &layout, None).expect("zips");
+        // Raw copies carry the same bytes a fresh deflate writes: the reads cannot differ.
+        assert!(reused == fresh, "a reused entry is written otherwise");
+        assert!(deflated_base_entry(&entries[1]).is_some());
+        assert!(deflated_base_entry(&entries[0]).is_none());
+    }
 }
