@@ -273,6 +273,22 @@ fn generate_previous_keeps_every_range_and_refuses_one_that_no_longer_fits() {
 
     let new = generate(&["new.yaml", "-o", "new.zip", "--previous", "old.zip"]);
     assert!(new.status.success(), "{}", transcript(&new));
+    // It says what it kept: every CA, and the certificates and kubeconfigs whose requests did
+    // not change (bravo's are new, and cp1's that name its address, which moved).
+    let said = String::from_utf8_lossy(&new.stderr);
+    let kept = said
+        .lines()
+        .find(|line| line.starts_with("kept from old.zip: 3 of 3 CAs and "))
+        .unwrap_or_else(|| panic!("no summary of what was kept: {said}"));
+    let numbers: Vec<usize> = kept
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    // [3, 3, kept, total, issued]
+    assert_eq!(numbers.len(), 5, "{kept}");
+    assert_eq!(numbers[2] + numbers[4], numbers[3], "{kept}");
+    assert!(numbers[2] > 0 && numbers[4] > 0, "{kept}");
+    assert!(kept.ends_with("(`kbundle diff old.zip new.zip` shows every change)"), "{kept}");
     // The new bundle records the kept ranges (inspect prints its plan.txt), and passes them on.
     let inspect = kbundle(&directory, &["inspect", "new.zip"]);
     let inspected = String::from_utf8_lossy(&inspect.stdout);

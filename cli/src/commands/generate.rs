@@ -111,6 +111,22 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
         std::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("restricting `{}` to its owner", output.display()))?;
     }
+    if let (Some(old), Some(from)) = (&previous, &args.from)
+        && let Some(Ok(timeline)) = bundle.expiries(Some(old))
+    {
+        let counts = kbundle_core::bundle::expiry::KeptCounts::of(&timeline);
+        eprintln!(
+            "kept from {}: {} of {} CAs and {} of {} certificates and kubeconfigs; issued {} (`kbundle diff {} {}` shows every change)",
+            from.display(),
+            counts.authorities_kept,
+            counts.authorities_kept + counts.authorities_new,
+            counts.leaves_kept,
+            counts.leaves_kept + counts.leaves_new,
+            counts.authorities_new + counts.leaves_new,
+            from.display(),
+            output.display()
+        );
+    }
     eprintln!(
         "wrote {} ({} files for {} nodes, {} bytes{}); next: kbundle apply {}",
         output.display(),

@@ -5,6 +5,7 @@
 #[cfg(feature = "x509-parsing")]
 pub mod certs;
 pub mod diff;
+pub mod expiry;
 pub mod install;
 pub mod layout;
 pub mod manifest;
@@ -124,12 +125,34 @@ impl Bundle {
         inputs: &PkiInputs,
         old: &Bundle,
     ) -> Result<Self, GenerateError> {
+        Self::generate_from_with_keys(raw, inputs, Vec::new(), old)
+    }
+
+    /// [`Bundle::generate_from`] with private keys made elsewhere (the browser's WebCrypto) for
+    /// what is issued anew: as many as [`Bundle::keys_to_make`] says.
+    pub fn generate_from_with_keys(
+        raw: &RawClusterConfig,
+        inputs: &PkiInputs,
+        premade_keys: Vec<KeyPair>,
+        old: &Bundle,
+    ) -> Result<Self, GenerateError> {
         let ranges = old.pod_ranges().map_err(GenerateError::Previous)?;
         let identity = old
             .identity()
             .transpose()
             .map_err(GenerateError::Previous)?;
-        Self::generate_full(raw, inputs, Vec::new(), &ranges, identity.as_ref())
+        Self::generate_full(raw, inputs, premade_keys, &ranges, identity.as_ref())
+    }
+
+    /// How many private keys generating `raw` makes, from `old` when given (see
+    /// [`Pki::keys_to_make`]). An invalid config or an unreadable old identity makes none: the
+    /// generation that follows refuses it with the reason.
+    pub fn keys_to_make(raw: &RawClusterConfig, inputs: &PkiInputs, old: Option<&Bundle>) -> usize {
+        let Ok(validated) = ClusterConfig::from_raw(raw) else {
+            return 0;
+        };
+        let identity = old.and_then(Bundle::identity).and_then(Result::ok);
+        Pki::keys_to_make(&validated.config, inputs, identity.as_ref())
     }
 
     /// This bundle with every leaf certificate and kubeconfig issued again, from the same CAs,
@@ -262,7 +285,7 @@ impl Bundle {
         // Before the PKI: a refused plan costs no key generation.
         let plan = NetworkPlan::with_previous(&config, previous)?;
         let pki = match identity {
-            Some(identity) => Pki::issue_from(&config, inputs, identity)?,
+            Some(identity) => Pki::issue_from_with_keys(&config, inputs, identity, premade_keys)?,
             None => Pki::issue_with_keys(&config, inputs, premade_keys)?,
         };
         let rendered = render(&config, &plan, &pki, inputs.issued_at);

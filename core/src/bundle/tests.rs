@@ -810,3 +810,121 @@ fn the_certificates_of_a_bundle_are_listed_soonest_first_each_ca_once() {
     // Keys are never taken for certificates.
     assert!(held.iter().all(|c| !c.path.ends_with(".key")));
 }
+
+#[test]
+fn a_next_bundle_makes_keys_only_for_what_it_issues_and_takes_premade_ones_for_them() {
+    let yaml = example_yaml(ExampleKind::Basic);
+    let raw = RawClusterConfig::from_yaml(&yaml).expect("parses");
+    let old = Bundle::generate(&raw, &inputs(1)).expect("generates");
+    let later = PkiInputs {
+        seed: [2; 32],
+        issued_at: ISSUED_AT + 40 * 24 * 3600,
+        existing_cas: Vec::new(),
+    };
+    let config = ClusterConfig::from_raw(&raw).expect("valid").config;
+    assert_eq!(
+        Bundle::keys_to_make(&raw, &later, None),
+        Pki::key_count(&config, &[])
+    );
+    // Nothing changed: nothing to issue, so no key to make.
+    assert_eq!(Bundle::keys_to_make(&raw, &later, Some(&old)), 0);
+
+    // A worker more: its certificates and kubeconfigs only.
+    let grown = yaml.replace(
+        "    - name: worker1\n      address: 192.0.2.21\n      roles: [worker]\n",
+        "    - name: worker1\n      address: 192.0.2.21\n      roles: [worker]\n    - name: worker9\n      address: 192.0.2.29\n      roles: [worker]\n",
+    );
+    assert_ne!(grown, yaml, "the example changed: update this test");
+    let raw = RawClusterConfig::from_yaml(&grown).expect("parses");
+    let needed = Bundle::keys_to_make(&raw, &later, Some(&old));
+    let timeline = |bundle: &Bundle, previous: Option<&Bundle>| {
+        bundle
+            .expiries(previous)
+            .expect("an identity")
+            .expect("readable")
+    };
+    let from_seed = Bundle::generate_from(&raw, &later, &old).expect("generates");
+    let issued = expiry::KeptCounts::of(&timeline(&from_seed, Some(&old)));
+    assert_eq!(issued.authorities_new, 0, "{issued:?}");
+    assert_eq!(issued.leaves_new, needed, "{issued:?}");
+    assert!(needed > 0 && needed < Pki::key_count(&config, &[]) / 2);
+
+    // The browser's keys (premade) serve the new leaves; one too many is left unused.
+    let premade: Vec<KeyPair> = (0..=needed)
+        .map(|index| {
+            use rand_core::SeedableRng;
+            let seed = [u8::try_from(index).expect("few keys") + 100; 32];
+            let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
+            KeyPair::generate(crate::config::KeyAlgorithm::EcdsaP256, &mut rng).expect("a key")
+        })
+        .collect();
+    let first_premade = premade[0].private_pem().expect("pem");
+    let with_keys =
+        Bundle::generate_from_with_keys(&raw, &later, premade, &old).expect("generates");
+    assert_eq!(
+        with_keys.manifest.files.len(),
+        from_seed.manifest.files.len()
+    );
+    let identity = with_keys.identity().expect("identity").expect("readable");
+    assert!(
+        identity
+            .leaves
+            .iter()
+            .any(|leaf| leaf.key_pem == first_premade),
+        "the first premade key is not used"
+    );
+    assert!(verify::verify(&with_keys, later.issued_at + 60).is_ok());
+}
+
+#[test]
+fn the_expiry_timeline_lists_every_ca_and_leaf_soonest_first_and_what_was_kept() {
+    let bundle = generate(ExampleKind::Basic, 1);
+    let identity = bundle.identity().expect("identity").expect("readable");
+    let timeline = bundle.expiries(None).expect("identity").expect("readable");
+    assert_eq!(
+        timeline.len(),
+        identity.authorities.len() + identity.leaves.len()
+    );
+    assert!(
+        timeline
+            .windows(2)
+            .all(|pair| pair[0].not_after <= pair[1].not_after)
+    );
+    assert!(timeline.iter().all(|expiry| !expiry.kept));
+    let cas: Vec<&str> = timeline
+        .iter()
+        .filter(|expiry| expiry.is_ca)
+        .map(|expiry| expiry.what.as_str())
+        .collect();
+    assert_eq!(cas.len(), 3, "{cas:?}");
+    assert!(cas.contains(&"/etc/kubernetes/pki/ca.crt"), "{cas:?}");
+    let apiserver = timeline
+        .iter()
+        .find(|expiry| expiry.what == "/etc/kubernetes/pki/apiserver.crt")
+        .expect("the API server's certificate");
+    assert_eq!(apiserver.node.as_deref(), Some("cp1"));
+    assert_eq!(apiserver.common_name, "kube-apiserver");
+    // A leaf lasts a year, a CA ten: the leaves come first, none due now, all due in a year.
+    assert!(!timeline[0].is_ca);
+    assert!(!apiserver.is_due(ISSUED_AT));
+    assert!(apiserver.is_due(ISSUED_AT + 340 * 24 * 3600));
+    assert!(
+        timeline
+            .iter()
+            .any(|expiry| expiry.what == "admin.conf" && expiry.node.is_none())
+    );
+
+    // The same cluster made from it: everything kept.
+    let raw = RawClusterConfig::from_yaml(&example_yaml(ExampleKind::Basic)).expect("parses");
+    let next = Bundle::generate_from(&raw, &inputs(2), &bundle).expect("generates");
+    let counts = expiry::KeptCounts::of(&next.expiries(Some(&bundle)).expect("id").expect("ok"));
+    assert_eq!(
+        counts,
+        expiry::KeptCounts {
+            authorities_kept: 3,
+            authorities_new: 0,
+            leaves_kept: identity.leaves.len(),
+            leaves_new: 0,
+        }
+    );
+}

@@ -260,6 +260,28 @@ impl Pki {
         Self::issue_full(config, inputs, Vec::new(), Some(previous))
     }
 
+    /// [`Pki::issue_from`] with private keys made elsewhere (the browser's WebCrypto), used
+    /// for what is issued anew; [`Pki::keys_to_make`] says how many it needs.
+    pub fn issue_from_with_keys(
+        config: &ClusterConfig,
+        inputs: &PkiInputs,
+        previous: &Identity,
+        premade: Vec<KeyPair>,
+    ) -> Result<Self, Error> {
+        Self::issue_full(config, inputs, premade, Some(previous))
+    }
+
+    /// How many private keys issuing `config` makes: [`Pki::key_count`] for a new cluster, and
+    /// for one made from `previous` only those of what is not kept. What the browser asks
+    /// WebCrypto for, so that a next bundle of a running cluster makes no key it throws away.
+    pub fn keys_to_make(
+        config: &ClusterConfig,
+        inputs: &PkiInputs,
+        previous: Option<&Identity>,
+    ) -> usize {
+        Requests::of(config, inputs, previous).key_count
+    }
+
     fn issue_full(
         config: &ClusterConfig,
         inputs: &PkiInputs,
@@ -278,125 +300,18 @@ impl Pki {
         };
         let leaf_not_after =
             inputs.issued_at + i64::from(config.certificates.validity_hours) * 3600;
-
-        // The CAs: those the config brings, else those of the previous bundle, else new ones.
         let existing_cas = &inputs.existing_cas;
-        // A CA of the previous bundle is kept unless the config brings another.
-        let kept_authority = |kind: CaKind| -> Option<&identity::KeptAuthority> {
-            let spec = CERTIFICATE_AUTHORITIES
-                .iter()
-                .find(|spec| spec.kind == kind)?;
-            let kept = previous?.authority(spec.config_name)?;
-            match existing_cas.iter().find(|ca| ca.kind == kind) {
-                Some(brought) if brought.certificate_pem != kept.certificate_pem => None,
-                _ => Some(kept),
-            }
-        };
-        let kept_ca = |kind: CaKind| kept_authority(kind).is_some();
-        let plan = NetworkPlan::new(config);
-        let minor = config.kubernetes_version.minor();
-        let keep = |kind: identity::LeafKind,
-                    ca: CaKind,
-                    node: Option<&str>,
-                    file: &str,
-                    request: &LeafRequest,
-                    server: Option<&str>| {
-            if !kept_ca(ca) {
-                return None;
-            }
-            previous?.keepable(
-                &identity::LeafAt {
-                    kind,
-                    node,
-                    file,
-                    server,
-                },
-                request,
-                inputs.issued_at,
-                config.certificates.validity_hours,
-            )
-        };
-        // What each leaf is issued for, and which are kept, before any key is made: only the
-        // others need one.
-        let mut leaf_requests = Vec::new();
-        for spec in &CERTIFICATES {
-            for node in nodes_in(config, spec.scope) {
-                let request = LeafRequest {
-                    common_name: common_name(spec.common_name, node),
-                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
-                    usage: spec.usage,
-                    dns_names: dns_sans(spec.sans, config, node),
-                    ip_addresses: ip_sans(spec.sans, config, &plan, node),
-                };
-                let kept = keep(
-                    identity::LeafKind::Certificate,
-                    spec.ca,
-                    Some(&node.name),
-                    spec.file,
-                    &request,
-                    None,
-                )
-                .cloned();
-                leaf_requests.push((spec, node, request, kept));
-            }
-        }
-        let endpoint_url = config.api_endpoint().url();
-        let mut kubeconfig_requests = Vec::new();
-        for spec in &KUBECONFIGS {
-            for holder in kubeconfig_holders(config, spec.scope) {
-                let server = match (spec.server, holder) {
-                    (ServerRule::Local, Some(node)) => local_url(node),
-                    (ServerRule::LocalOnControlPlane, Some(node)) if node.roles.control_plane => {
-                        local_url(node)
-                    }
-                    _ => endpoint_url.clone(),
-                };
-                let user = match (spec.common_name, holder) {
-                    (CommonName::KubeletNode, Some(node)) => format!("system:node:{}", node.name),
-                    (CommonName::Fixed(name), _) => name.to_owned(),
-                    (_, node) => node.map(|n| n.name.clone()).unwrap_or_default(),
-                };
-                let request = LeafRequest {
-                    common_name: user,
-                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
-                    usage: inventory::Usage::Client,
-                    dns_names: Vec::new(),
-                    ip_addresses: Vec::new(),
-                };
-                let kept = keep(
-                    identity::LeafKind::Kubeconfig,
-                    CaKind::Cluster,
-                    holder.map(|node| node.name.as_str()),
-                    spec.file,
-                    &request,
-                    Some(&server),
-                )
-                .cloned();
-                kubeconfig_requests.push((spec, holder, server, request, kept));
-            }
-        }
-        let kept_service_account = previous
-            .filter(|_| kept_ca(CaKind::Cluster))
-            .map(|previous| previous.service_account.clone());
+        let Requests {
+            leaves: leaf_requests,
+            kubeconfigs: kubeconfig_requests,
+            service_account: kept_service_account,
+            key_count,
+        } = Requests::of(config, inputs, previous);
 
         // Every key gets its own seed drawn in a fixed order, so keys can be made in parallel
         // (RSA key generation dominates) and still come out the same for the same inputs.
         // The seeds are drawn for every key even when some are premade, so the rest of the
         // random stream (serials, token) does not depend on how the keys were made.
-        let key_count = match previous {
-            None => Self::key_count(config, existing_cas),
-            Some(_) => {
-                CERTIFICATE_AUTHORITIES
-                    .iter()
-                    .filter(|spec| {
-                        !existing_cas.iter().any(|ca| ca.kind == spec.kind) && !kept_ca(spec.kind)
-                    })
-                    .count()
-                    + leaf_requests.iter().filter(|r| r.3.is_none()).count()
-                    + kubeconfig_requests.iter().filter(|r| r.4.is_none()).count()
-                    + usize::from(kept_service_account.is_none())
-            }
-        };
         let seeds: Vec<[u8; 32]> = (0..key_count)
             .map(|_| {
                 let mut seed = [0u8; 32];
@@ -424,7 +339,7 @@ impl Pki {
         let mut authorities = Vec::new();
         for spec in &CERTIFICATE_AUTHORITIES {
             let existing = existing_cas.iter().find(|ca| ca.kind == spec.kind);
-            let authority = match (kept_authority(spec.kind), existing) {
+            let authority = match (kept_authority(spec.kind, previous, existing_cas), existing) {
                 // A CA kbundle made is rebuilt from its key and its known subject: no
                 // certificate parsing, so the browser can keep it too.
                 (Some(kept), _) if !kept.provided => CertificateAuthority::from_kept(
@@ -731,6 +646,157 @@ impl Pki {
                 mode: 0o644,
             },
         ]
+    }
+}
+
+/// What issuing a cluster's PKI takes, before any key is made: each leaf and kubeconfig with
+/// its request and, for a cluster made from a previous bundle, what is kept of it.
+struct Requests<'c> {
+    leaves: Vec<(
+        &'static CertSpec,
+        &'c Node,
+        LeafRequest,
+        Option<identity::KeptLeaf>,
+    )>,
+    #[allow(clippy::type_complexity)]
+    kubeconfigs: Vec<(
+        &'static KubeconfigSpec,
+        Option<&'c Node>,
+        String,
+        LeafRequest,
+        Option<identity::KeptLeaf>,
+    )>,
+    service_account: Option<identity::KeptKeyPair>,
+    /// The private keys to make: for every CA, leaf and service-account pair not kept.
+    key_count: usize,
+}
+
+impl<'c> Requests<'c> {
+    fn of(config: &'c ClusterConfig, inputs: &PkiInputs, previous: Option<&Identity>) -> Self {
+        let existing_cas = &inputs.existing_cas;
+        let kept_ca = |kind: CaKind| kept_authority(kind, previous, existing_cas).is_some();
+        let plan = NetworkPlan::new(config);
+        let minor = config.kubernetes_version.minor();
+        let keep = |kind: identity::LeafKind,
+                    ca: CaKind,
+                    node: Option<&str>,
+                    file: &str,
+                    request: &LeafRequest,
+                    server: Option<&str>| {
+            if !kept_ca(ca) {
+                return None;
+            }
+            previous?.keepable(
+                &identity::LeafAt {
+                    kind,
+                    node,
+                    file,
+                    server,
+                },
+                request,
+                inputs.issued_at,
+                config.certificates.validity_hours,
+            )
+        };
+        // What each leaf is issued for, and which are kept, before any key is made: only the
+        // others need one.
+        let mut leaf_requests = Vec::new();
+        for spec in &CERTIFICATES {
+            for node in nodes_in(config, spec.scope) {
+                let request = LeafRequest {
+                    common_name: common_name(spec.common_name, node),
+                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
+                    usage: spec.usage,
+                    dns_names: dns_sans(spec.sans, config, node),
+                    ip_addresses: ip_sans(spec.sans, config, &plan, node),
+                };
+                let kept = keep(
+                    identity::LeafKind::Certificate,
+                    spec.ca,
+                    Some(&node.name),
+                    spec.file,
+                    &request,
+                    None,
+                )
+                .cloned();
+                leaf_requests.push((spec, node, request, kept));
+            }
+        }
+        let endpoint_url = config.api_endpoint().url();
+        let mut kubeconfig_requests = Vec::new();
+        for spec in &KUBECONFIGS {
+            for holder in kubeconfig_holders(config, spec.scope) {
+                let server = match (spec.server, holder) {
+                    (ServerRule::Local, Some(node)) => local_url(node),
+                    (ServerRule::LocalOnControlPlane, Some(node)) if node.roles.control_plane => {
+                        local_url(node)
+                    }
+                    _ => endpoint_url.clone(),
+                };
+                let user = match (spec.common_name, holder) {
+                    (CommonName::KubeletNode, Some(node)) => format!("system:node:{}", node.name),
+                    (CommonName::Fixed(name), _) => name.to_owned(),
+                    (_, node) => node.map(|n| n.name.clone()).unwrap_or_default(),
+                };
+                let request = LeafRequest {
+                    common_name: user,
+                    organization: organization_for(spec.organizations, minor).map(str::to_owned),
+                    usage: inventory::Usage::Client,
+                    dns_names: Vec::new(),
+                    ip_addresses: Vec::new(),
+                };
+                let kept = keep(
+                    identity::LeafKind::Kubeconfig,
+                    CaKind::Cluster,
+                    holder.map(|node| node.name.as_str()),
+                    spec.file,
+                    &request,
+                    Some(&server),
+                )
+                .cloned();
+                kubeconfig_requests.push((spec, holder, server, request, kept));
+            }
+        }
+        let kept_service_account = previous
+            .filter(|_| kept_ca(CaKind::Cluster))
+            .map(|previous| previous.service_account.clone());
+
+        let key_count = match previous {
+            None => Pki::key_count(config, existing_cas),
+            Some(_) => {
+                CERTIFICATE_AUTHORITIES
+                    .iter()
+                    .filter(|spec| {
+                        !existing_cas.iter().any(|ca| ca.kind == spec.kind) && !kept_ca(spec.kind)
+                    })
+                    .count()
+                    + leaf_requests.iter().filter(|r| r.3.is_none()).count()
+                    + kubeconfig_requests.iter().filter(|r| r.4.is_none()).count()
+                    + usize::from(kept_service_account.is_none())
+            }
+        };
+        Self {
+            leaves: leaf_requests,
+            kubeconfigs: kubeconfig_requests,
+            service_account: kept_service_account,
+            key_count,
+        }
+    }
+}
+
+/// The CA of kind `kind` that `previous` recorded, kept unless the config brings another.
+fn kept_authority<'p>(
+    kind: CaKind,
+    previous: Option<&'p Identity>,
+    existing_cas: &[ExistingCa],
+) -> Option<&'p identity::KeptAuthority> {
+    let spec = CERTIFICATE_AUTHORITIES
+        .iter()
+        .find(|spec| spec.kind == kind)?;
+    let kept = previous?.authority(spec.config_name)?;
+    match existing_cas.iter().find(|ca| ca.kind == kind) {
+        Some(brought) if brought.certificate_pem != kept.certificate_pem => None,
+        _ => Some(kept),
     }
 }
 
