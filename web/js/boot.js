@@ -44,7 +44,7 @@
         job.onProgress(message.text);
       } else if (message.type === "done") {
         pending.delete(message.id);
-        job.resolve({ zip: message.zip, millis: message.millis });
+        job.resolve({ zip: message.zip, millis: message.millis, timeline: message.timeline });
       } else if (message.type === "error") {
         pending.delete(message.id);
         job.reject(message.message);
@@ -57,13 +57,15 @@
     worker.postMessage({ type: "init", module });
   }
 
-  // Called by the page (web/src/browser.rs): resolves to { zip: Uint8Array, millis }.
-  window.kbundleBuild = (yaml, passphrase, onProgress) =>
+  // Called by the page (web/src/browser.rs): resolves to { zip: Uint8Array, millis, timeline }.
+  // previousZip (a Uint8Array, or null) is the bundle the cluster was installed from, with its
+  // passphrase: the worker makes the next bundle from it.
+  window.kbundleBuild = (yaml, passphrase, previousZip, previousPassphrase, onProgress) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject, onProgress });
       if (!worker) startWorker(moduleForWorker);
-      worker.postMessage({ type: "build", id, yaml, passphrase });
+      worker.postMessage({ type: "build", id, yaml, passphrase, previousZip, previousPassphrase });
     });
 
   (async () => {

@@ -16,7 +16,12 @@ self.onmessage = async (event) => {
   try {
     const started = performance.now();
     await ready;
-    const plan = JSON.parse(wasm_bindgen.worker_key_plan(message.yaml));
+    const previous = message.previousZip || new Uint8Array(0);
+    const previousPassphrase = message.previousPassphrase || "";
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const plan = JSON.parse(
+      wasm_bindgen.worker_key_plan(message.yaml, previous, previousPassphrase, issuedAt),
+    );
     let keys = [];
     if (plan.rsaBits) {
       let made = 0;
@@ -42,15 +47,18 @@ self.onmessage = async (event) => {
     }
     progress(`Signing certificates and writing the zip…`);
     const seed = crypto.getRandomValues(new Uint8Array(32));
-    const zip = wasm_bindgen.worker_build(
+    const built = wasm_bindgen.worker_build(
       message.yaml,
       seed,
-      Math.floor(Date.now() / 1000),
+      issuedAt,
       message.passphrase || "",
       keys,
+      previous,
+      previousPassphrase,
     );
+    const zip = built.zip;
     const millis = performance.now() - started;
-    self.postMessage({ type: "done", id, zip, millis }, [zip.buffer]);
+    self.postMessage({ type: "done", id, zip, millis, timeline: built.timeline }, [zip.buffer]);
   } catch (error) {
     self.postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
   }

@@ -7,7 +7,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::build::{BuildRequest, build_zip, key_plan};
+use kbundle_core::bundle::expiry::Expiry;
+use yew::prelude::TargetCast;
+
+use crate::build::{BuildRequest, PreviousZip, build_zip, key_plan};
 use crate::form::Form;
 
 /// Where the form is kept between visits (without passwords: see [`Form::for_storage`]).
@@ -24,22 +27,44 @@ pub fn mount_app() -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Worker: the key plan of a `cluster.yaml`, as JSON (`{"count": 23, "rsaBits": 2048}`).
+/// The previous bundle the worker was handed: empty bytes for none.
+fn previous_zip(zip: Vec<u8>, passphrase: String) -> Option<PreviousZip> {
+    (!zip.is_empty()).then(|| PreviousZip {
+        zip,
+        passphrase: (!passphrase.is_empty()).then_some(passphrase),
+    })
+}
+
+/// Worker: the key plan of a `cluster.yaml`, as JSON (`{"count": 23, "rsaBits": 2048}`); made
+/// from a previous bundle (its bytes, empty for none), only what is issued anew needs a key.
 #[wasm_bindgen]
-pub fn worker_key_plan(yaml: &str) -> Result<String, JsValue> {
-    let plan = key_plan(yaml).map_err(|error| JsValue::from_str(&error))?;
+pub fn worker_key_plan(
+    yaml: &str,
+    previous: Vec<u8>,
+    previous_passphrase: String,
+    issued_at: f64,
+) -> Result<String, JsValue> {
+    let previous = previous_zip(previous, previous_passphrase);
+    // Whole seconds since 1970 fit an f64 exactly.
+    let plan = key_plan(yaml, previous.as_ref(), issued_at as i64)
+        .map_err(|error| JsValue::from_str(&error))?;
     serde_json::to_string(&plan).map_err(|error| JsValue::from_str(&error.to_string()))
 }
 
-/// Worker: builds the zip. `keys` are PKCS#8 DER keys from WebCrypto (an array of Uint8Array).
+/// Worker: builds the zip. `keys` are PKCS#8 DER keys from WebCrypto (an array of Uint8Array);
+/// `previous` the bundle the cluster was installed from (empty for none). Returns
+/// `{zip: Uint8Array, timeline: "<JSON>"}`.
 #[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
 pub fn worker_build(
     yaml: String,
     seed: &[u8],
     issued_at: f64,
     passphrase: String,
     keys: Array,
-) -> Result<Vec<u8>, JsValue> {
+    previous: Vec<u8>,
+    previous_passphrase: String,
+) -> Result<JsValue, JsValue> {
     let seed: [u8; 32] = seed
         .try_into()
         .map_err(|_| JsValue::from_str("the seed must be 32 bytes"))?;
@@ -54,8 +79,15 @@ pub fn worker_build(
         issued_at: issued_at as i64,
         passphrase: (!passphrase.is_empty()).then_some(passphrase),
         premade_keys,
+        previous: previous_zip(previous, previous_passphrase),
     };
-    build_zip(&request).map_err(|error| JsValue::from_str(&error))
+    let built = build_zip(&request).map_err(|error| JsValue::from_str(&error))?;
+    let timeline = serde_json::to_string(&built.timeline)
+        .map_err(|error| JsValue::from_str(&error.to_string()))?;
+    let result = js_sys::Object::new();
+    Reflect::set(&result, &"zip".into(), &Uint8Array::from(&built.zip[..]))?;
+    Reflect::set(&result, &"timeline".into(), &JsValue::from_str(&timeline))?;
+    Ok(result.into())
 }
 
 /// A finished build.
@@ -64,12 +96,15 @@ pub struct Built {
     pub zip: Vec<u8>,
     /// Milliseconds from the request to the zip, measured in the worker.
     pub millis: f64,
+    /// Its expiry timeline.
+    pub timeline: Vec<Expiry>,
 }
 
 /// Asks the worker for a bundle; `on_progress` gets a short text per stage.
 pub async fn build_in_worker(
     yaml: &str,
     passphrase: &str,
+    previous: Option<&PreviousZip>,
     on_progress: impl Fn(String) + 'static,
 ) -> Result<Built, String> {
     let window = web_sys::window().ok_or("no window")?;
@@ -80,13 +115,22 @@ pub async fn build_in_worker(
     let progress = Closure::<dyn Fn(JsValue)>::new(move |text: JsValue| {
         on_progress(text.as_string().unwrap_or_default());
     });
+    let (previous_bytes, previous_passphrase) = match previous {
+        Some(previous) => (
+            JsValue::from(Uint8Array::from(&previous.zip[..])),
+            JsValue::from_str(previous.passphrase.as_deref().unwrap_or_default()),
+        ),
+        None => (JsValue::NULL, JsValue::from_str("")),
+    };
+    let arguments = Array::of5(
+        &JsValue::from_str(yaml),
+        &JsValue::from_str(passphrase),
+        &previous_bytes,
+        &previous_passphrase,
+        progress.as_ref(),
+    );
     let promise: Promise = build
-        .call3(
-            &JsValue::NULL,
-            &JsValue::from_str(yaml),
-            &JsValue::from_str(passphrase),
-            progress.as_ref(),
-        )
+        .apply(&JsValue::NULL, &arguments)
         .map_err(describe)?
         .dyn_into()
         .map_err(describe)?;
@@ -97,9 +141,14 @@ pub async fn build_in_worker(
         .ok()
         .and_then(|value| value.as_f64())
         .unwrap_or_default();
+    let timeline = Reflect::get(&result, &JsValue::from_str("timeline"))
+        .ok()
+        .and_then(|value| value.as_string())
+        .ok_or("the worker sent no timeline")?;
     Ok(Built {
         zip: Uint8Array::new(&zip).to_vec(),
         millis,
+        timeline: serde_json::from_str(&timeline).map_err(|error| error.to_string())?,
     })
 }
 
@@ -170,6 +219,37 @@ pub async fn read_file(file: web_sys::File) -> Result<String, String> {
     let text = JsFuture::from(file.text()).await.map_err(describe)?;
     text.as_string()
         .ok_or_else(|| "the file is not text".into())
+}
+
+/// The bytes of a picked or dropped file, read locally.
+pub async fn read_file_bytes(file: web_sys::File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(describe)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// The file an `<input type=file>` change picked; the input is emptied so that picking the
+/// same file again is a change too.
+pub fn picked_file(event: &yew::Event) -> Option<web_sys::File> {
+    let input: web_sys::HtmlInputElement = event.target_unchecked_into();
+    let file = input.files().and_then(|files| files.get(0));
+    input.set_value("");
+    file
+}
+
+/// The file dropped on a drop zone (the browser would otherwise open it).
+pub fn dropped_file(event: &yew::DragEvent) -> Option<web_sys::File> {
+    event.prevent_default();
+    event
+        .data_transfer()
+        .and_then(|transfer| transfer.files())
+        .and_then(|files| files.get(0))
+}
+
+/// Now, in unix seconds (the browser's clock).
+pub fn now_unix() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
 }
 
 /// Milliseconds since the page started loading.

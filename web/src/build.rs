@@ -309,7 +309,7 @@ mod tests {
             .count;
         assert!(from > 0 && from < fresh / 2, "{from} of {fresh}");
         let mut next = request(yaml, 2);
-        next.previous = Some(previous.clone());
+        next.previous = Some(previous);
         let built = build_zip(&next).expect("builds");
         let counts = kbundle_core::bundle::expiry::KeptCounts::of(&built.timeline);
         assert_eq!(counts.authorities_kept, 3, "{counts:?}");

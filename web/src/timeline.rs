@@ -48,7 +48,11 @@ impl Timeline {
     /// The timeline of `entries` (as [`kbundle_core::bundle::Bundle::expiries`] gives them),
     /// seen at `now` (unix seconds).
     pub fn of(entries: &[Expiry], now: i64) -> Self {
-        let last = entries.iter().map(|entry| entry.not_after).max().unwrap_or(now);
+        let last = entries
+            .iter()
+            .map(|entry| entry.not_after)
+            .max()
+            .unwrap_or(now);
         let span = (last - now).max(1) as f64;
         let mut rows: Vec<TimelineRow> = entries
             .iter()
