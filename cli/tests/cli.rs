@@ -288,7 +288,10 @@ fn generate_previous_keeps_every_range_and_refuses_one_that_no_longer_fits() {
     assert_eq!(numbers.len(), 5, "{kept}");
     assert_eq!(numbers[2] + numbers[4], numbers[3], "{kept}");
     assert!(numbers[2] > 0 && numbers[4] > 0, "{kept}");
-    assert!(kept.ends_with("(`kbundle diff old.zip new.zip` shows every change)"), "{kept}");
+    assert!(
+        kept.ends_with("(`kbundle diff old.zip new.zip` shows every change)"),
+        "{kept}"
+    );
     // The new bundle records the kept ranges (inspect prints its plan.txt), and passes them on.
     let inspect = kbundle(&directory, &["inspect", "new.zip"]);
     let inspected = String::from_utf8_lossy(&inspect.stdout);

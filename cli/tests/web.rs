@@ -252,6 +252,56 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
     );
     assert!(check("encryptedDoneText").to_string().contains("encrypted"));
 
+    // The expiry timeline of the bundle built, and the next bundle of the running cluster.
+    let timeline = check("builtTimeline").to_string();
+    assert!(
+        timeline.contains("the first expires on") && !timeline.contains("within 30 days"),
+        "{timeline}"
+    );
+    // Three CAs and, for three nodes, a dozen certificates and kubeconfigs.
+    assert!(check("builtTimelineRows").as_u64().unwrap_or(0) > 12, "{checks:#}");
+    assert!(
+        check("previousSummary")
+            .to_string()
+            .contains("next one of cluster e2e"),
+        "{checks:#}"
+    );
+    assert_eq!(
+        check("previousTimelineRows"),
+        check("builtTimelineRows"),
+        "the dropped bundle's timeline is the one it was built with"
+    );
+    assert_eq!(check("nextButton"), "Download the next e2e-bundle.zip");
+    let kept = check("nextKept").to_string();
+    assert!(kept.contains("kept 3 of 3 CAs"), "{kept}");
+    let (kept_rows, new_rows) = (
+        check("nextTimelineKept").as_u64().unwrap_or(0),
+        check("nextTimelineNew").as_u64().unwrap_or(0),
+    );
+    // The worker added needs its own kubelet client only; everything else is kept.
+    assert_eq!(
+        (kept_rows, new_rows),
+        (check("builtTimelineRows").as_u64().unwrap_or(0), 1),
+        "{checks:#}"
+    );
+    assert_eq!(check("afterForgetButton"), "Download e2e-bundle.zip");
+    assert!(
+        !check("storageAfterPrevious").to_string().contains("PRIVATE KEY"),
+        "a key reached local storage"
+    );
+    assert!(
+        check("previousWrongPassphrase")
+            .to_string()
+            .contains("the passphrase does not open it"),
+        "{checks:#}"
+    );
+    assert!(
+        check("previousEncryptedSummary")
+            .to_string()
+            .contains("made from e2e-encrypted-bundle.zip"),
+        "{checks:#}"
+    );
+
     // Import gives the same form back: exporting it again gives the same file.
     let exported = std::fs::read_to_string(out.join("exported.yaml")).expect("exported");
     let reexported = std::fs::read_to_string(out.join("reexported.yaml")).expect("reexported");
@@ -276,7 +326,12 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
     assert!(outside.is_empty(), "requests beyond the page: {outside:?}");
 
     // Every downloaded bundle passes kbundle's own checks and openssl's.
-    for zip in ["e2e-bundle.zip", "e2e-rsa-bundle.zip", "from-file-url.zip"] {
+    for zip in [
+        "e2e-bundle.zip",
+        "e2e-next-bundle.zip",
+        "e2e-rsa-bundle.zip",
+        "from-file-url.zip",
+    ] {
         let verified = kbundle(&["verify", zip], &out);
         assert!(
             verified.expect_success().contains("ok:"),
@@ -287,6 +342,28 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
         unzip(&out.join(zip), &unpacked);
         openssl_verifies(&unpacked);
     }
+    // The next bundle keeps the cluster's identity: the CAs and service-account keys, every
+    // node file of the nodes that were there, and the new worker's certificates come from the
+    // first bundle's CA (openssl_verifies above checks cp1's; here the newcomer's kubeconfig).
+    let first = entries(&out.join("e2e-bundle.zip.d"));
+    let next = entries(&out.join("e2e-next-bundle.zip.d"));
+    for (path, contents) in &first {
+        let node_file = path.starts_with("nodes/cp1/")
+            || path.starts_with("nodes/worker1/")
+            || path.starts_with("nodes/worker2/");
+        if node_file && !path.ends_with("/checksums.sha256") && !path.ends_with("install.sh") {
+            assert_eq!(next.get(path), Some(contents), "{path} changed in the next bundle");
+        }
+    }
+    assert!(
+        next.keys().any(|path| path.starts_with("nodes/worker3/")),
+        "the added worker: {:?}",
+        next.keys().collect::<Vec<_>>()
+    );
+    let diff = kbundle(&["diff", "e2e-bundle.zip", "e2e-next-bundle.zip"], &out);
+    let said = diff.output();
+    assert!(said.contains("worker3"), "{said}");
+
     let rsa_key =
         out.join("e2e-rsa-bundle.zip.d/nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.key");
     let mut openssl = command(require_program("openssl"));

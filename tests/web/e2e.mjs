@@ -3,7 +3,8 @@
 // dist/ on loopback, then checks what this script saved with `kbundle verify` and openssl.
 //
 // usage: node e2e.mjs <page-url> <out-dir> <import-fixture.yaml> <file-url-of-the-page>
-// writes into <out-dir>: e2e-bundle.zip, e2e-rsa-bundle.zip, exported.yaml, reexported.yaml,
+// writes into <out-dir>: e2e-bundle.zip, e2e-next-bundle.zip (made from the first),
+// e2e-rsa-bundle.zip, exported.yaml, reexported.yaml,
 // requests.json (every request the page made), checks.json (what the page showed), page.png.
 import { launchChromium } from "./chromium.mjs";
 import { writeFileSync, readFileSync } from "node:fs";
@@ -55,6 +56,38 @@ try {
   await download.saveAs(join(outDir, "e2e-bundle.zip"));
   await page.waitForSelector("#download-done");
   checks.doneText = await page.textContent("#download-done");
+
+  // The built bundle's expiry timeline.
+  checks.builtTimeline = await page.textContent("#built-timeline summary");
+  checks.builtTimelineRows = await page.locator("#built-timeline tbody tr").count();
+
+  // The next bundle of the running cluster: the first bundle dropped on the page, then a worker
+  // added. The next bundle keeps the identity and says what it kept.
+  const firstZip = [...readFileSync(join(outDir, "e2e-bundle.zip"))];
+  const zipTransfer = await page.evaluateHandle((bytes) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(bytes)], "e2e-bundle.zip", { type: "application/zip" }));
+    return data;
+  }, firstZip);
+  await page.dispatchEvent("#previous .dropzone", "drop", { dataTransfer: zipTransfer });
+  await page.waitForSelector("#previous-summary");
+  checks.previousSummary = await page.textContent("#previous-summary .notice");
+  checks.previousTimelineRows = await page.locator("#previous-timeline tbody tr").count();
+  await page.fill("#paste-addresses", "198.51.100.13");
+  await page.click("#add-pasted");
+  checks.nextButton = await page.textContent("#download");
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  await download.saveAs(join(outDir, "e2e-next-bundle.zip"));
+  await page.waitForSelector("#download-done");
+  checks.nextKept = await page.textContent("#download-kept");
+  checks.nextTimelineKept = await page.locator("#built-timeline td.kept", { hasText: "kept" }).count();
+  checks.nextTimelineNew = await page.locator("#built-timeline td.kept", { hasText: "new" }).count();
+  // Forgotten, the page makes new clusters again; the worker goes.
+  await page.click("#previous-forget");
+  checks.afterForgetButton = await page.textContent("#download");
+  await page.locator("li.node button.remove").last().click();
+  // Nothing of the previous bundle reached local storage.
+  checks.storageAfterPrevious = await page.evaluate(() => JSON.stringify(Object.assign({}, localStorage)));
 
   // Export cluster.yaml.
   await openDetails(page, "#import");
@@ -127,6 +160,19 @@ try {
   await page.waitForSelector("#download-done");
   checks.encryptedDoneText = await page.textContent("#download-done");
   await page.fill("#passphrase", "");
+
+  // An encrypted previous bundle asks for its passphrase; a wrong one is refused.
+  await page.setInputFiles("#previous-file", join(outDir, "e2e-encrypted-bundle.zip"));
+  await page.waitForSelector("#previous-passphrase");
+  await page.fill("#previous-passphrase", "not the passphrase");
+  await page.click("#previous-open");
+  await page.waitForSelector("#previous-error");
+  checks.previousWrongPassphrase = await page.textContent("#previous-error");
+  await page.fill("#previous-passphrase", "correct horse battery staple");
+  await page.click("#previous-open");
+  await page.waitForSelector("#previous-summary");
+  checks.previousEncryptedSummary = await page.textContent("#previous-summary .notice");
+  await page.click("#previous-forget");
 
   // Phone-sized screen: the layout folds into one column without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 844 });

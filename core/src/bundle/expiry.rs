@@ -4,14 +4,14 @@
 //! bundle made from another (`generate --from`), whether each was kept from it or issued now.
 //! `kbundle certs` reads the certificates instead, and lists what is installed on the nodes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Bundle;
 use crate::pki::identity::{LeafKind, RENEW_WITHIN_SECONDS};
 use crate::pki::inventory::{CERTIFICATE_AUTHORITIES, KUBECONFIG_DIR, PKI_DIR};
 
 /// One certificate of the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Expiry {
     /// Where it is: the path on the node (`/etc/kubernetes/pki/apiserver.crt`), `admin.conf`
