@@ -480,11 +480,15 @@ fn certs_lists_expiry_and_renew_issues_every_leaf_again_from_the_same_cas() {
     );
     let verified = kbundle(&directory, &["verify", "new.zip"]);
     assert!(verified.status.success(), "{}", transcript(&verified));
-    // The CAs are the same: the old and the new CA certificate rows match.
+    // The CAs are the same: the old and the new CA certificate rows match (but for the days
+    // left, which the two listings count from their own clocks, seconds apart).
     let ca_rows = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|line| line.contains("(CA)"))
-            .map(ToOwned::to_owned)
+            .map(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                [&words[..1], &words[3..]].concat().join(" ")
+            })
             .collect()
     };
     assert_eq!(

@@ -259,7 +259,10 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
         "{timeline}"
     );
     // Three CAs and, for three nodes, a dozen certificates and kubeconfigs.
-    assert!(check("builtTimelineRows").as_u64().unwrap_or(0) > 12, "{checks:#}");
+    assert!(
+        check("builtTimelineRows").as_u64().unwrap_or(0) > 12,
+        "{checks:#}"
+    );
     assert!(
         check("previousSummary")
             .to_string()
@@ -286,7 +289,9 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
     );
     assert_eq!(check("afterForgetButton"), "Download e2e-bundle.zip");
     assert!(
-        !check("storageAfterPrevious").to_string().contains("PRIVATE KEY"),
+        !check("storageAfterPrevious")
+            .to_string()
+            .contains("PRIVATE KEY"),
         "a key reached local storage"
     );
     assert!(
@@ -352,7 +357,11 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
             || path.starts_with("nodes/worker1/")
             || path.starts_with("nodes/worker2/");
         if node_file && !path.ends_with("/checksums.sha256") && !path.ends_with("install.sh") {
-            assert_eq!(next.get(path), Some(contents), "{path} changed in the next bundle");
+            assert_eq!(
+                next.get(path),
+                Some(contents),
+                "{path} changed in the next bundle"
+            );
         }
     }
     assert!(

@@ -261,7 +261,7 @@ pub(crate) fn run_workflow(
         .entry(layout::CLUSTER_YAML)
         .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
         .context("the bundle has no cluster.yaml")?;
-    let config = ClusterConfig::from_yaml(&config_text)
+    let config = ClusterConfig::from_bundle_yaml(&config_text)
         .map_err(|_| anyhow::anyhow!("the bundle's cluster.yaml does not validate"))?
         .config;
     for name in &args.nodes {

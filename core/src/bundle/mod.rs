@@ -174,7 +174,7 @@ impl Bundle {
             .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
             .ok_or_else(|| GenerateError::Previous("the bundle has no cluster.yaml".into()))?;
         // Its secrets are redacted, but the PKI reads none of them.
-        let config = ClusterConfig::from_yaml(&text)?.config;
+        let config = ClusterConfig::from_bundle_yaml(&text)?.config;
         let renewing = Identity {
             leaves: Vec::new(),
             ..identity
@@ -584,11 +584,10 @@ impl Bundle {
 /// The input as YAML again, without secrets: registry passwords and proxy credentials are
 /// replaced by a marker, so the file can be shared and shows what to fill in to regenerate.
 fn normalised_config(raw: &RawClusterConfig) -> String {
-    const REDACTED: &str = "REDACTED (not stored in the bundle)";
     let mut raw = raw.clone();
     for credential in &mut raw.spec.registry.credentials {
         if credential.password.is_some() {
-            credential.password = Some(REDACTED.into());
+            credential.password = Some(crate::config::REDACTED_SECRET.into());
         }
     }
     if let Some(proxy) = raw.spec.proxy.as_mut() {
@@ -596,10 +595,12 @@ fn normalised_config(raw: &RawClusterConfig) -> String {
             if let (Some(scheme_end), Some(at)) = (url.find("://"), url.rfind('@'))
                 && at > scheme_end
             {
-                // Still a valid URL, so the file validates and shows what to fill in.
+                // Still a URL, so the file shows what to fill in; validation refuses it until
+                // the real user and password are back.
                 *url = format!(
-                    "{}://REDACTED:REDACTED@{}",
+                    "{}://{}@{}",
                     &url[..scheme_end],
+                    crate::config::REDACTED_USERINFO,
                     &url[at + 1..]
                 );
             }

@@ -118,10 +118,32 @@ fn normalised_config_keeps_no_secrets() {
         !normalised.contains("hunter2") && !normalised.contains("s3cret"),
         "{normalised}"
     );
+    // As the bundle's record, it validates (apply, renew and join-token read it); as a cluster
+    // to make a bundle of, its placeholders are refused at their fields, so that a cluster
+    // continued from it (the page's "continue the form") gets its secrets back first.
     assert!(
-        ClusterConfig::from_yaml(&normalised).is_ok(),
-        "the normalised config still validates"
+        ClusterConfig::from_bundle_yaml(&normalised).is_ok(),
+        "the normalised config validates as the bundle's record"
     );
+    let refused = ClusterConfig::from_yaml(&normalised).expect_err("placeholders refused");
+    let paths: Vec<&str> = refused.0.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["spec.registry.credentials[0].password", "spec.proxy.http"],
+        "{refused}"
+    );
+    assert!(
+        !refused.to_string().contains("REDACTED:REDACTED"),
+        "{refused}"
+    );
+    // And a bundle with secrets renews.
+    let renewed = bundle
+        .renew_certificates(&PkiInputs {
+            issued_at: ISSUED_AT + 100 * 24 * 3600,
+            ..inputs(6)
+        })
+        .expect("renews");
+    assert_eq!(renewed.entry("cluster.yaml"), bundle.entry("cluster.yaml"));
 }
 
 #[test]

@@ -130,7 +130,7 @@ pub fn join_folder(bundle: &Bundle, token: &BootstrapToken) -> Result<Vec<Entry>
     let config_text = bundle
         .entry(layout::CLUSTER_YAML)
         .ok_or_else(|| Error::Missing(layout::CLUSTER_YAML.into()))?;
-    let config = ClusterConfig::from_yaml(&String::from_utf8_lossy(&config_text.contents))
+    let config = ClusterConfig::from_bundle_yaml(&String::from_utf8_lossy(&config_text.contents))
         .map_err(|_| Error::InvalidConfig)?
         .config;
     let mut files = bundle.join_files();

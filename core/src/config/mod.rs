@@ -26,6 +26,12 @@ use crate::versions::KubernetesVersion;
 
 /// `apiVersion` of the documents this version of kbundle reads.
 pub const API_VERSION: &str = "kbundle.dev/v1alpha1";
+/// What a bundle's `cluster.yaml` holds in place of a registry password: bundles keep no
+/// secret there. Validation refuses it, so a cluster continued from a bundle's copy asks for
+/// the password again instead of installing this text.
+pub const REDACTED_SECRET: &str = "REDACTED (not stored in the bundle)";
+/// What a bundle's `cluster.yaml` holds in place of a proxy URL's `user:password`.
+pub const REDACTED_USERINFO: &str = "REDACTED:REDACTED";
 /// `kind` of the cluster document.
 pub const KIND: &str = "Cluster";
 
@@ -86,7 +92,17 @@ impl ClusterConfig {
 
     /// Validates an already parsed document (the web form builds one directly).
     pub fn from_raw(raw: &RawClusterConfig) -> Result<Validated, Diagnostics> {
-        validate::validate(raw)
+        validate::validate(raw, validate::Secrets::Given)
+    }
+
+    /// Parses and validates the `cluster.yaml` a bundle recorded, whose registry passwords and
+    /// proxy credentials are placeholders ([`REDACTED_SECRET`], [`REDACTED_USERINFO`]): what
+    /// applying, renewing or joining with that bundle reads. [`ClusterConfig::from_yaml`]
+    /// refuses the placeholders, so that a cluster continued from this copy gets its secrets
+    /// back before a bundle is made of it.
+    pub fn from_bundle_yaml(text: &str) -> Result<Validated, Diagnostics> {
+        let raw = crate::yaml::from_yaml(text)?;
+        validate::validate(&raw, validate::Secrets::Recorded)
     }
 
     /// The nodes with the control-plane role, in config order.

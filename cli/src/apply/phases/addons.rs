@@ -86,7 +86,7 @@ fn node_objects(context: &Context, ranges: &PreviousRanges) -> Result<NodeObject
         .entry(kbundle_core::bundle::layout::CLUSTER_YAML)
         .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
         .ok_or("the bundle has no cluster.yaml")?;
-    let config = kbundle_core::config::ClusterConfig::from_yaml(&text)
+    let config = kbundle_core::config::ClusterConfig::from_bundle_yaml(&text)
         .map_err(|_| "the bundle's cluster.yaml does not validate")?
         .config;
     // Every node of the bundle is in `ranges`, so the plan takes them all as they are.

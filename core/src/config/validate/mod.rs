@@ -23,8 +23,22 @@ pub use certificates::parse_duration_hours;
 pub(crate) use high_availability::parse_endpoint;
 use names::{is_dns_label, is_dns_subdomain};
 
-pub(super) fn validate(raw: &RawClusterConfig) -> Result<Validated, Diagnostics> {
-    let mut check = Checker::default();
+/// Whether secrets may be the placeholders a bundle's own `cluster.yaml` holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Secrets {
+    /// A cluster.yaml someone wrote: the placeholders are refused (they would be installed).
+    #[default]
+    Given,
+    /// A bundle's recorded copy, read back to apply or renew it: its secrets were kept out of
+    /// it on purpose, and whatever reads it needs none of them.
+    Recorded,
+}
+
+pub(super) fn validate(raw: &RawClusterConfig, secrets: Secrets) -> Result<Validated, Diagnostics> {
+    let mut check = Checker {
+        secrets,
+        ..Checker::default()
+    };
     let config = check.cluster(raw);
     let mut findings = check.findings;
     // Errors first, then in the order the fields appear in the document.
@@ -41,6 +55,7 @@ pub(super) fn validate(raw: &RawClusterConfig) -> Result<Validated, Diagnostics>
 #[derive(Default)]
 struct Checker {
     findings: Vec<Diagnostic>,
+    secrets: Secrets,
 }
 
 impl Checker {

@@ -14,6 +14,18 @@ impl Checker {
                         .value(redact_userinfo(url))
                         .hint("write e.g. `http://proxy.example.com:3128`"),
                 );
+            } else if let Some(url) = value
+                && self.secrets == Secrets::Given
+                && url.contains(&format!("://{}@", crate::config::REDACTED_USERINFO))
+            {
+                self.push(
+                    Diagnostic::error(
+                        format!("spec.proxy.{field}"),
+                        "holds the placeholder a bundle's cluster.yaml keeps instead of the proxy's user and password",
+                    )
+                    .value(redact_userinfo(url))
+                    .hint("write the user and password again (`http://user:password@host:port`): bundles do not store them in cluster.yaml"),
+                );
             }
         }
         if proxy.http.is_none() && proxy.https.is_none() {

@@ -74,6 +74,18 @@ impl Checker {
                     Diagnostic::error(format!("{path}.password"), "is missing")
                         .hint("give the password or token"),
                 );
+            } else if self.secrets == Secrets::Given
+                && password.as_deref() == Some(crate::config::REDACTED_SECRET)
+            {
+                self.push(
+                    Diagnostic::error(
+                        format!("{path}.password"),
+                        "is the placeholder a bundle's cluster.yaml keeps instead of the password",
+                    )
+                    .hint(
+                        "give the password or token again: bundles do not store it in cluster.yaml",
+                    ),
+                );
             }
             if let (Some(registry), Some(username), Some(password)) = (host, username, password) {
                 credentials.push(Credential {
