@@ -231,7 +231,7 @@ pub async fn read_file_bytes(file: web_sys::File) -> Result<Vec<u8>, String> {
 
 /// The file an `<input type=file>` change picked; the input is emptied so that picking the
 /// same file again is a change too.
-pub fn picked_file(event: &yew::Event) -> Option<web_sys::File> {
+fn picked_file(event: &yew::Event) -> Option<web_sys::File> {
     let input: web_sys::HtmlInputElement = event.target_unchecked_into();
     let file = input.files().and_then(|files| files.get(0));
     input.set_value("");
@@ -239,12 +239,33 @@ pub fn picked_file(event: &yew::Event) -> Option<web_sys::File> {
 }
 
 /// The file dropped on a drop zone (the browser would otherwise open it).
-pub fn dropped_file(event: &yew::DragEvent) -> Option<web_sys::File> {
+fn dropped_file(event: &yew::DragEvent) -> Option<web_sys::File> {
     event.prevent_default();
     event
         .data_transfer()
         .and_then(|transfer| transfer.files())
         .and_then(|files| files.get(0))
+}
+
+/// The two ways a file reaches `read`: picked with an `<input type=file>` (its `onchange`) or
+/// dropped on a drop zone (its `ondrop`).
+pub fn file_callbacks(
+    read: yew::Callback<web_sys::File>,
+) -> (yew::Callback<yew::Event>, yew::Callback<yew::DragEvent>) {
+    let on_pick = {
+        let read = read.clone();
+        yew::Callback::from(move |event: yew::Event| {
+            if let Some(file) = picked_file(&event) {
+                read.emit(file);
+            }
+        })
+    };
+    let on_drop = yew::Callback::from(move |event: yew::DragEvent| {
+        if let Some(file) = dropped_file(&event) {
+            read.emit(file);
+        }
+    });
+    (on_pick, on_drop)
 }
 
 /// Now, in unix seconds (the browser's clock).

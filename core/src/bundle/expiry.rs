@@ -125,3 +125,38 @@ impl Bundle {
         Some(Ok(timeline))
     }
 }
+
+/// Unix seconds as `YYYY-MM-DD` (UTC, proleptic Gregorian): how expiries are shown, by the
+/// command line and by the page alike (H. Hinnant's days-to-civil; no date crate for one line).
+pub fn iso_date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_date;
+
+    #[test]
+    fn dates_are_utc_calendar_days() {
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(951_782_400), "2000-02-29");
+        assert_eq!(iso_date(1_790_000_000), "2026-09-21");
+        assert_eq!(iso_date(4_102_444_799), "2099-12-31");
+        assert_eq!(iso_date(-1), "1969-12-31");
+    }
+}

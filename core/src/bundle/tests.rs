@@ -645,8 +645,8 @@ fn changed_node_files(old: &Bundle, bundle: &Bundle) -> Vec<String> {
     changed
 }
 
-#[test]
-fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() {
+/// The basic example, its bundle, and the inputs of its next bundle forty days later.
+fn running_example() -> (String, RawClusterConfig, Bundle, PkiInputs) {
     let yaml = example_yaml(ExampleKind::Basic);
     let raw = RawClusterConfig::from_yaml(&yaml).expect("parses");
     let old = Bundle::generate(&raw, &inputs(1)).expect("generates");
@@ -655,6 +655,12 @@ fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() 
         issued_at: ISSUED_AT + 40 * 24 * 3600,
         existing_cas: Vec::new(),
     };
+    (yaml, raw, old, later)
+}
+
+#[test]
+fn a_bundle_made_from_another_keeps_the_identity_and_issues_only_what_changed() {
+    let (yaml, raw, old, later) = running_example();
 
     // The same cluster, forty days later, with another seed: every node file is the same.
     let same = Bundle::generate_from(&raw, &later, &old).expect("generates");
@@ -835,14 +841,7 @@ fn the_certificates_of_a_bundle_are_listed_soonest_first_each_ca_once() {
 
 #[test]
 fn a_next_bundle_makes_keys_only_for_what_it_issues_and_takes_premade_ones_for_them() {
-    let yaml = example_yaml(ExampleKind::Basic);
-    let raw = RawClusterConfig::from_yaml(&yaml).expect("parses");
-    let old = Bundle::generate(&raw, &inputs(1)).expect("generates");
-    let later = PkiInputs {
-        seed: [2; 32],
-        issued_at: ISSUED_AT + 40 * 24 * 3600,
-        existing_cas: Vec::new(),
-    };
+    let (yaml, raw, old, later) = running_example();
     let config = ClusterConfig::from_raw(&raw).expect("valid").config;
     assert_eq!(
         Bundle::keys_to_make(&raw, &later, None),

@@ -74,19 +74,7 @@ pub fn ImportSection(props: &ImportProps) -> Html {
             });
         })
     };
-    let on_pick = {
-        let load_file = load_file.clone();
-        Callback::from(move |event: Event| {
-            if let Some(file) = browser::picked_file(&event) {
-                load_file.emit(file);
-            }
-        })
-    };
-    let on_drop = Callback::from(move |event: DragEvent| {
-        if let Some(file) = browser::dropped_file(&event) {
-            load_file.emit(file);
-        }
-    });
+    let (on_pick, on_drop) = browser::file_callbacks(load_file);
     let on_dragover = Callback::from(|event: DragEvent| event.prevent_default());
     let on_input = {
         let buffer = buffer.clone();

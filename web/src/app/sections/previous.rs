@@ -107,19 +107,7 @@ pub fn PreviousSection(props: &PreviousProps) -> Html {
             });
         })
     };
-    let on_pick = {
-        let read = read.clone();
-        Callback::from(move |event: Event| {
-            if let Some(file) = browser::picked_file(&event) {
-                read.emit(file);
-            }
-        })
-    };
-    let on_drop = Callback::from(move |event: DragEvent| {
-        if let Some(file) = browser::dropped_file(&event) {
-            read.emit(file);
-        }
-    });
+    let (on_pick, on_drop) = browser::file_callbacks(read);
     let on_dragover = Callback::from(|event: DragEvent| event.prevent_default());
     let on_passphrase = {
         let passphrase = passphrase.clone();
