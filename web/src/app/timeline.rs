@@ -48,9 +48,11 @@ pub fn TimelineView(props: &TimelineProps) -> Html {
         let width = format!("{:.1}", row.fraction * 100.0);
         html! {
             <tr class={classes!(row.due.then_some("due"), row.is_ca.then_some("ca"))}>
-                <td><code>{ row.what.clone() }</code><small>{ format!(" CN={}", row.common_name) }</small></td>
-                <td>{ row.node.clone().unwrap_or_else(|| "—".into()) }</td>
-                <td class="date">{ format!("{} ({} d)", row.expires, row.days_left) }</td>
+                <td><code>{ row.what.clone() }</code><small>{ match &row.node {
+                    Some(node) => format!("{node} · CN={}", row.common_name),
+                    None => format!("CN={}", row.common_name),
+                } }</small></td>
+                <td class="date">{ row.expires.clone() }<small>{ format!("{} days", row.days_left) }</small></td>
                 <td class="bar" aria-hidden="true">
                     <svg viewBox="0 0 100 10" preserveAspectRatio="none"><rect x="0" y="0" width={width} height="10"/></svg>
                 </td>
@@ -66,9 +68,9 @@ pub fn TimelineView(props: &TimelineProps) -> Html {
             <div class="scroll">
                 <table>
                     <thead><tr>
-                        <th scope="col">{"Certificate"}</th><th scope="col">{"Node"}</th>
-                        <th scope="col">{"Expires"}</th><th scope="col">{ format!("until {}", timeline.horizon) }</th>
-                        { if props.show_kept { html! { <th scope="col">{"From the previous bundle"}</th> } } else { html! {} } }
+                        <th scope="col">{"Certificate"}</th><th scope="col">{"Expires"}</th>
+                        <th scope="col">{ format!("to {}", timeline.horizon) }</th>
+                        { if props.show_kept { html! { <th scope="col">{"Was"}</th> } } else { html! {} } }
                     </tr></thead>
                     <tbody>{ for rows }</tbody>
                 </table>
