@@ -108,6 +108,16 @@ pub fn open_previous(previous: &PreviousZip) -> Result<PreviousSummary, OpenErro
         other => OpenError::Refused(format!("not a bundle kbundle can read: {other}")),
     })?;
     let ranges = bundle.pod_ranges().map_err(OpenError::Refused)?;
+    // A CA the user brought is kept by reading its certificate, which the page cannot (it is
+    // built without a certificate parser): say so now rather than at the build.
+    if let Some(Ok(identity)) = bundle.identity()
+        && let Some(brought) = identity.authorities.iter().find(|ca| ca.provided)
+    {
+        return Err(OpenError::Refused(format!(
+            "its {} CA was brought with spec.certificates.existingCAs, which only the command line can keep: use `kbundle generate cluster.yaml --from` with this bundle",
+            brought.kind
+        )));
+    }
     let timeline = bundle
         .expiries(None)
         .transpose()
@@ -342,6 +352,41 @@ mod tests {
         });
         assert!(
             matches!(&refused, Err(OpenError::Refused(reason)) if reason.starts_with("not a bundle")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_dropped_bundle_with_a_brought_ca_is_left_to_the_command_line() {
+        let built = build_zip(&request(Form::example().to_yaml(), 1)).expect("builds");
+        let mut bundle = Bundle::from_zip(&built.zip, None, Limits::default()).expect("reads");
+        // As `existingCAs` would have recorded it.
+        let mut identity = bundle.identity().expect("identity").expect("readable");
+        identity.authorities[0].provided = true;
+        let json = identity.to_json().into_bytes();
+        let sha = kbundle_core::bundle::sha256_hex(&json);
+        for entry in &mut bundle.entries {
+            if entry.path == layout::IDENTITY_JSON {
+                entry.contents = json.clone();
+            }
+        }
+        for file in &mut bundle.manifest.files {
+            if file.path == layout::IDENTITY_JSON {
+                file.sha256 = sha.clone();
+            }
+        }
+        let manifest = serde_json::to_vec_pretty(&bundle.manifest).expect("json");
+        for entry in &mut bundle.entries {
+            if entry.path == layout::BUNDLE_JSON {
+                entry.contents = manifest.clone();
+            }
+        }
+        let refused = open_previous(&PreviousZip {
+            zip: bundle.to_zip().expect("zips"),
+            passphrase: None,
+        });
+        assert!(
+            matches!(&refused, Err(OpenError::Refused(reason)) if reason.contains("existingCAs") && reason.contains("--from")),
             "{refused:?}"
         );
     }
