@@ -110,7 +110,7 @@ pub(crate) fn unknown_path(document: Option<&Value>, path: &str) -> Option<Strin
         let written = match here {
             Some(Value::Mapping(map)) => map
                 .iter()
-                .filter_map(|(key, value)| Some((key_text(key)?, value)))
+                .flat_map(|(key, value)| key_texts(key).into_iter().map(move |text| (text, value)))
                 .filter(|(key, _)| {
                     field_text.strip_prefix(key).is_some_and(|after| {
                         after.is_empty() || after.starts_with('.') || after.starts_with('[')
@@ -152,17 +152,18 @@ fn untagged(value: &Value) -> &Value {
     }
 }
 
-/// A mapping key as a path shows it: YAML keys may be numbers or booleans (`2.11:`).
-fn key_text(key: &Value) -> Option<String> {
+/// The texts a mapping key may reach a path as: YAML keys may be numbers or booleans (`2.11:`),
+/// and a null key is named as it was written, which the parsed value no longer says.
+fn key_texts(key: &Value) -> Vec<String> {
     match key {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(value) => Some(value.to_string()),
-        // `: x`, a key left empty, is read as the field named ``.
-        Value::Null => Some(String::new()),
+        Value::String(text) => vec![text.clone()],
+        Value::Number(number) => vec![number.to_string()],
+        Value::Bool(value) => vec![value.to_string()],
+        // `: x`, a key left empty, is read as the field named ``; `~: x` as `~`, and so on.
+        Value::Null => ["", "~", "null", "Null", "NULL"].map(String::from).to_vec(),
         // `!tag key: x`: serde reads the key under its tag.
-        Value::Tagged(tagged) => key_text(&tagged.value),
-        _ => None,
+        Value::Tagged(tagged) => key_texts(&tagged.value),
+        _ => Vec::new(),
     }
 }
 
@@ -203,5 +204,17 @@ mod tests {
         ] {
             assert!(unknown_path(Some(&doc), path).is_some(), "{path}");
         }
+    }
+
+    #[test]
+    fn a_null_key_is_named_as_written() {
+        for (yaml, path) in [
+            ("~: x\n", "~"),
+            ("null: x\n", "null"),
+            ("NULL: x\n", "NULL"),
+        ] {
+            assert_eq!(unknown_path(Some(&document(yaml)), path), None, "{yaml}");
+        }
+        assert!(unknown_path(Some(&document("~: x\n")), "nil").is_some());
     }
 }
