@@ -156,13 +156,14 @@ fn data(cluster: &Cluster) -> String {
 /// Shared functions: output, retries, the scratch folder.
 const HELPERS: &str = r#"
 say() { printf 'kbundle: %s\n' "$*"; }
-# admin.conf gets its rights from an addon: until then only super-admin.conf can act.
-super_kubectl() { kubectl --kubeconfig /etc/kubernetes/super-admin.conf "$@"; }
 changed() { say "changed: $*"; }
 fail() {
   printf 'kbundle: error: %s\n' "$*" >&2
   exit 1
 }
+
+# admin.conf gets its rights from an addon: until then only super-admin.conf can act.
+super_kubectl() { kubectl --kubeconfig /etc/kubernetes/super-admin.conf "$@"; }
 
 # retry COMMAND...: runs COMMAND every 2 s until it succeeds or the wait timeout passes.
 retry() {
