@@ -4,7 +4,8 @@
 //! own files, which its `install.sh` checks against their checksums and places (holding
 //! kube-controller-manager back until every Node has its pod range); the cluster-wide steps
 //! run once, on the first control-plane node ([`cluster_script`]). Pure: the exports are files
-//! in memory ([`ExportedFile`]); the CLI writes them, the page can offer them as downloads.
+//! in memory ([`ExportedFile`]); the CLI writes them as a folder, the page can offer them as
+//! one download ([`zip`]).
 //!
 //! On the nodes both stage the files under [`STAGING_DIR`]`/<cluster>` (root's, private) and
 //! keep the journal `kbundle apply` keeps, so that `kbundle apply` and `kbundle status` work
@@ -61,6 +62,9 @@ pub enum Error {
     /// never does).
     #[error("the bundle {0}")]
     Bundle(String),
+    /// The zip of an export could not be written.
+    #[error("writing the zip: {0}")]
+    Zip(String),
     /// A node's user-data is larger than the limit the export was asked to keep.
     #[error("node `{node}`: its user-data is {size} bytes, over the {limit} limit of {max} bytes")]
     TooLarge {
@@ -229,6 +233,28 @@ impl<'a> Cluster<'a> {
     }
 }
 
+/// `files` as one zip under the folder `folder` (what the page offers as one download): entries
+/// in order, deflated, with their modes and the bundle's fixed time, so the same export gives
+/// the same bytes.
+pub fn zip(files: &[ExportedFile], folder: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Write as _;
+    use zip::write::SimpleFileOptions;
+    let failed = |error: &dyn std::fmt::Display| Error::Zip(error.to_string());
+    let time = zip::DateTime::from_date_and_time(2000, 1, 1, 0, 0, 0).map_err(|e| failed(&e))?;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for file in files {
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(time)
+            .unix_permissions(file.mode);
+        writer
+            .start_file(format!("{folder}/{}", file.path), options)
+            .map_err(|e| failed(&e))?;
+        writer.write_all(&file.contents).map_err(|e| failed(&e))?;
+    }
+    Ok(writer.finish().map_err(|e| failed(&e))?.into_inner())
+}
+
 /// Quotes `text` for a POSIX shell: one word, nothing expanded.
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -295,6 +321,29 @@ pub(crate) mod tests {
             for path in paths.iter().filter_map(|path| path.strip_prefix("rootfs/")) {
                 assert!(sums.contains(&format!("  {path}\n")), "{path}");
             }
+        }
+    }
+
+    #[test]
+    fn the_zip_holds_every_file_under_its_folder_with_its_mode() {
+        let bundle = example_bundle(ExampleKind::Basic, 1_790_000_000);
+        let files = ansible::export(&bundle).unwrap();
+        let zip = super::zip(&files, "demo-ansible").unwrap();
+        assert_eq!(
+            zip,
+            super::zip(&files, "demo-ansible").unwrap(),
+            "deterministic"
+        );
+        let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        assert_eq!(archive.len(), files.len());
+        for file in &files {
+            let mut entry = archive
+                .by_name(&format!("demo-ansible/{}", file.path))
+                .unwrap();
+            assert_eq!(entry.unix_mode().map(|mode| mode & 0o7777), Some(file.mode));
+            let mut contents = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut contents).unwrap();
+            assert!(contents == file.contents, "{}", file.path);
         }
     }
 
