@@ -4,8 +4,9 @@
 //! the same modes (compared file by file with a second lab where apply installed it), brings
 //! the cluster to Ready with every Node on its planned pod range, labels and taints, and
 //! kube-controller-manager and the addons in place; a second run reports `changed=0` on every
-//! node and restarts nothing; no secret of the bundle is in Ansible's output, even with `-v`;
-//! and `kbundle apply` afterwards finds every node installed.
+//! node and restarts nothing; no secret of the bundle is in Ansible's output, even with `-v`,
+//! nor in the inventory or the playbook; `kbundle apply` afterwards finds every node installed;
+//! and a node added later (`generate --from`) joins with its planned pod range.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,6 +141,20 @@ fn running_processes(cluster: &ClusterLab) -> Vec<(String, String)> {
     pids
 }
 
+/// What ansible-playbook printed for the task `name` (up to the next task or play).
+fn task_output<'a>(stdout: &'a str, name: &str) -> &'a str {
+    let start = stdout
+        .find(&format!("TASK [{name}]"))
+        .unwrap_or_else(|| panic!("no task {name}: {stdout}"));
+    let rest = &stdout[start + 1..];
+    let end = ["\nTASK [", "\nPLAY ["]
+        .iter()
+        .filter_map(|next| rest.find(next))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
 fn run_playbook(cluster: &ClusterLab, export: &Path, extra: &[&str]) -> (String, String) {
     let mut command = ansible::playbook_command(&cluster.lab, export);
     command.args(extra);
@@ -161,7 +176,7 @@ fn run_playbook(cluster: &ClusterLab, export: &Path, extra: &[&str]) -> (String,
 }
 
 #[test]
-fn ansible_playbook_installs_what_apply_installs_and_a_second_run_changes_nothing() {
+fn ansible_playbook_installs_what_apply_installs_changes_nothing_again_and_grows_the_cluster() {
     let mut shape = ClusterShape::new("ansible", 1, 2);
     shape.node_fields.push((
         2,
@@ -169,7 +184,8 @@ fn ansible_playbook_installs_what_apply_installs_and_a_second_run_changes_nothin
     ));
     let kbundle = PathBuf::from(KBUNDLE);
     // The lab Ansible installs; the bundle names its client key (the inventory's).
-    let cluster = ClusterLab::new(shape.clone(), 3, &kbundle);
+    // node4 is not in the cluster: it joins later, through a grown bundle.
+    let cluster = ClusterLab::new(shape.clone(), 4, &kbundle);
     let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "ansible");
     let bundle = cluster.bundle(&zip);
 
@@ -205,10 +221,16 @@ fn ansible_playbook_installs_what_apply_installs_and_a_second_run_changes_nothin
         );
         assert!(counts["changed"] > 0, "{host} installed: {stdout}");
     }
+    let inventory = std::fs::read_to_string(export.join("inventory.yml")).expect("inventory");
+    let playbook = std::fs::read_to_string(export.join("playbook.yml")).expect("playbook");
     for secret in secrets(&bundle) {
         assert!(
             !stdout.contains(&secret) && !stderr.contains(&secret),
             "a secret of the bundle is in Ansible's output"
+        );
+        assert!(
+            !inventory.contains(&secret) && !playbook.contains(&secret),
+            "a secret of the bundle is in the inventory or the playbook"
         );
     }
 
@@ -331,5 +353,53 @@ fn ansible_playbook_installs_what_apply_installs_and_a_second_run_changes_nothin
             .count(),
         3,
         "{run}"
+    );
+
+    // The cluster grows: node4 added to cluster.yaml, the bundle made again from the last one
+    // (the CAs and every range kept). The playbook creates node4's Node with its planned range
+    // before its kubelet starts (new-nodes): kube-controller-manager, running by now, would
+    // give a registering node the first free range instead.
+    let grown_yaml = format!(
+        "{}    - {{name: node4, address: \"{}\", roles: [worker]}}\n",
+        shape.cluster_yaml(&cluster.lab),
+        cluster.lab.node_address(4)
+    );
+    let grown = cluster.generate_with(
+        &grown_yaml,
+        "grown",
+        &["--from", &zip.display().to_string()],
+    );
+    let grown_export = cluster.lab.scratch_dir().join("exported-grown");
+    let run = cluster.kbundle_run(&[
+        "export",
+        "ansible",
+        &grown.display().to_string(),
+        "-o",
+        &grown_export.display().to_string(),
+    ]);
+    assert!(run.success(), "{run}");
+    let (stdout, _) = run_playbook(&cluster, &grown_export, &[]);
+    let recap = ansible::recap(&stdout);
+    assert!(recap["node4"]["changed"] > 0, "{stdout}");
+    assert!(
+        task_output(&stdout, "new-nodes").contains("changed: [node1]"),
+        "new-nodes created node4's Node: {stdout}"
+    );
+    for worker in ["node2", "node3"] {
+        assert_eq!(recap[worker]["changed"], 0, "{worker}: {stdout}");
+    }
+    cluster.wait_nodes_ready(&admin, &["node4"], Duration::from_secs(120));
+    let planned: Vec<String> = cluster.bundle(&grown).pod_ranges().expect("plan.json")["node4"]
+        .iter()
+        .map(|range| kbundle_core::net::canonical(*range))
+        .collect();
+    let node4 = cluster.kubectl(
+        &admin,
+        &["get", "node", "node4", "-o", "jsonpath={.spec.podCIDRs[*]}"],
+    );
+    assert_eq!(
+        node4.expect_success().trim(),
+        planned.join(" "),
+        "node4's range"
     );
 }
