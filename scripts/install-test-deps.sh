@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # haproxy: the external load balancer of the HA cluster suite; iptables: kube-proxy's rules in
-# the lab nodes; g++: libFuzzer, which the fuzz targets link, is C++ built from its crate.
-packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables g++)
+# the lab nodes; g++: libFuzzer, which the fuzz targets link, is C++ built from its crate;
+# cloud-init: its own schema checks the user-data of `kbundle export cloud-init`.
+packages=(openssl iproute2 python3 python3-venv procps shellcheck unzip openssh-server openssh-client sudo curl chromium haproxy iptables g++ cloud-init)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -25,11 +26,15 @@ for service in haproxy; do
   fi
 done
 
-# The manifest schema validator, in a venv inside the checkout (ignored by git).
+# The manifest schema validator and ansible-core (which runs the playbook of `kbundle export
+# ansible` against the lab nodes), in a venv inside the checkout (ignored by git).
 venv=$(cd "$(dirname "$0")/.." && pwd)/.venv-tests
+[ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  python3 -m venv "$venv"
   "$venv/bin/pip" install -q kubernetes-validate==1.37.0
+fi
+if ! "$venv/bin/ansible-playbook" --version 2>/dev/null | grep -q "core 2.19.14\]"; then
+  "$venv/bin/pip" install -q ansible-core==2.19.14
 fi
 
 # playwright-core for the browser tests, exactly as locked (it drives /usr/bin/chromium and

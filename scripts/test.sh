@@ -31,6 +31,7 @@ cargo bench -p kbundle-core --bench bundle --locked
 cargo build --release -p kbundle-tests --bin kbundle-lab-kubelet --locked
 cargo bench -p kbundle-cli --bench apply --locked
 KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-cli --bench cluster --locked
+KBUNDLE_BENCH_QUICK=1 cargo bench -p kbundle-cli --bench export --locked
 node tests/web/bench.mjs dist/index.html target/web-bindgen/kbundle_bg.wasm 3
 echo "== fuzz (smoke: each target a few seconds on its kept corpus; longer: docs/fuzzing.md)"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check

@@ -53,6 +53,53 @@ pub(crate) enum Command {
     /// Every certificate of a bundle with its expiry, soonest first; with --installed, what the
     /// nodes have; `certs renew` issues them again from the same CAs.
     Certs(CertsArgs),
+    /// Export a bundle for the engine your fleet runs: an Ansible playbook, or cloud-init
+    /// user-data for machines that install themselves at first boot.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// An Ansible inventory (nodes grouped by role, SSH settings of cluster.yaml) and a playbook
+    /// doing what apply does, in its order; each node's files in files/<node>.tar.
+    Ansible(ExportArgs),
+    /// One #cloud-config user-data per node (user-data/<node>.yaml): the node's files, then its
+    /// install at first boot; the first control-plane node finishes the cluster.
+    CloudInit(CloudInitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// The bundle zip.
+    #[arg(value_name = "BUNDLE_ZIP")]
+    pub(crate) bundle: PathBuf,
+    /// The folder to write (written whole or not at all; it holds the nodes' keys, 0700).
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
+    /// Replace the folder if it holds files.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Passphrase file for an encrypted bundle (asked for otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CloudInitArgs {
+    #[command(flatten)]
+    pub(crate) export: ExportArgs,
+    /// The cloud whose user-data limit every node must fit (docs/export.md lists them; a
+    /// control-plane node does not fit aws's 16 KB).
+    #[arg(
+        long,
+        value_name = "CLOUD",
+        default_value = kbundle_core::export::cloud_init::DEFAULT_LIMIT,
+        value_parser = clap::builder::PossibleValuesParser::new(
+            kbundle_core::export::cloud_init::LIMITS.map(|limit| limit.name)
+        )
+    )]
+    pub(crate) limit: String,
 }
 
 #[derive(Debug, clap::Args)]

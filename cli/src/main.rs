@@ -35,6 +35,10 @@ fn main() -> ExitCode {
         Command::Reset(args) => commands::apply::run(&args, commands::apply::Mode::Reset),
         Command::JoinToken(args) => commands::join_token::run(&args),
         Command::Certs(args) => commands::certs::run(&args),
+        Command::Export(args::ExportCommand::Ansible(args)) => commands::export::ansible(&args),
+        Command::Export(args::ExportCommand::CloudInit(args)) => {
+            commands::export::cloud_init(&args)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

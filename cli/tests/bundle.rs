@@ -468,3 +468,101 @@ fn artifacts_fetch_checks_every_download_against_its_published_checksum() {
     drop(server);
     std::fs::remove_dir_all(&directory).expect("clean up");
 }
+
+/// `kbundle export`: the folder is written whole, private (it holds the nodes' keys), with the
+/// files' modes; bad input is refused with exit 2, naming the problem, and nothing is written.
+#[test]
+fn export_writes_a_private_folder_whole_or_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = scratch("export");
+    let config = workspace().join("examples/cluster.yaml");
+    assert!(generate(&directory, &config, "demo.zip").status.success());
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+    let output = kbundle(
+        &directory,
+        &["export", "ansible", "demo.zip", "-o", "ansible"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let ansible = directory.join("ansible");
+    assert_eq!(mode(&ansible), 0o700);
+    assert_eq!(mode(&ansible.join("files/cp1.tar")), 0o600);
+    assert_eq!(mode(&ansible.join("playbook.yml")), 0o644);
+    assert!(
+        text(&output).contains("ansible-playbook playbook.yml"),
+        "{}",
+        text(&output)
+    );
+
+    let output = kbundle(
+        &directory,
+        &["export", "cloud-init", "demo.zip", "-o", "cloud"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(mode(&directory.join("cloud/user-data/worker1.yaml")), 0o600);
+    assert!(
+        text(&output).contains("user-data/worker1.yaml: ")
+            && text(&output).contains("fits Amazon EC2"),
+        "{}",
+        text(&output)
+    );
+
+    // A folder with files is kept unless --force; then it is replaced whole.
+    std::fs::write(ansible.join("mine"), "mine").unwrap();
+    let output = kbundle(
+        &directory,
+        &["export", "ansible", "demo.zip", "-o", "ansible"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    insta::assert_snapshot!("export-folder-not-empty", text(&output));
+    assert!(ansible.join("mine").exists());
+    let output = kbundle(
+        &directory,
+        &["export", "ansible", "demo.zip", "-o", "ansible", "--force"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!ansible.join("mine").exists() && ansible.join("playbook.yml").exists());
+
+    // A control-plane node's user-data does not fit EC2's 16 KB: refused, nothing written.
+    let output = kbundle(
+        &directory,
+        &[
+            "export",
+            "cloud-init",
+            "demo.zip",
+            "-o",
+            "aws",
+            "--limit",
+            "aws",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let shown = text(&output);
+    assert!(
+        shown.contains("node `cp1`: its user-data is ")
+            && shown.contains("over the Amazon EC2 limit of 16384 bytes"),
+        "{shown}"
+    );
+
+    // A damaged bundle is refused before anything is written.
+    let bytes = std::fs::read(directory.join("demo.zip")).unwrap();
+    std::fs::write(directory.join("truncated.zip"), &bytes[..bytes.len() / 3]).unwrap();
+    let output = kbundle(
+        &directory,
+        &["export", "ansible", "truncated.zip", "-o", "broken"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    insta::assert_snapshot!("export-truncated", text(&output));
+
+    let mut left: Vec<String> = std::fs::read_dir(&directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["ansible", "cloud", "demo.zip", "truncated.zip"],
+        "no half-written folder, no staging left"
+    );
+    std::fs::remove_dir_all(&directory).expect("clean up");
+}

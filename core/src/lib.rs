@@ -7,6 +7,8 @@
 //! - [`versions`]: the table of supported Kubernetes releases.
 //! - [`net`]: address arithmetic shared by validation and planning.
 //! - [`parity`]: where kbundle's output differs from kubeadm's on purpose, and why.
+//! - [`export`]: a bundle as an Ansible playbook or as cloud-init user-data, for the engines
+//!   fleets already run.
 //!
 //! ```
 //! use kbundle_core::config::{example_yaml, ClusterConfig, ExampleKind};
@@ -21,6 +23,7 @@
 pub mod artifacts;
 pub mod bundle;
 pub mod config;
+pub mod export;
 pub mod net;
 pub mod parity;
 pub mod pki;

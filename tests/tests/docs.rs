@@ -147,3 +147,22 @@ fn kubeadm_parity_doc_lists_every_deliberate_difference_with_its_reason() {
         "docs/kubeadm-parity.md lists differences that are not in kbundle_core::parity"
     );
 }
+
+#[test]
+fn export_doc_lists_every_user_data_limit() {
+    use kbundle_core::export::cloud_init::LIMITS;
+    let doc = fs::read_to_string(repository_root().join("docs/export.md")).expect("docs/export.md");
+    for limit in &LIMITS {
+        let row = format!(
+            "| `{}` | {} | {} bytes |",
+            limit.name,
+            limit.cloud,
+            limit.largest()
+        );
+        assert!(
+            doc.lines().any(|line| line.starts_with(&row)),
+            "docs/export.md has no row for the limit `{}`; expected it to start with:\n{row}",
+            limit.name
+        );
+    }
+}

@@ -113,18 +113,8 @@ impl Context {
 
     pub(crate) fn new(bundle: Bundle, nodes: Vec<NodeTarget>, options: ApplyOptions) -> Self {
         let staging = format!(".kbundle/{}", bundle.manifest.cluster_name);
-        let bundle_hash = bundle
-            .entry(kbundle_core::bundle::layout::BUNDLE_JSON)
-            .map(|entry| kbundle_core::bundle::sha256_hex(&entry.contents))
-            .unwrap_or_default();
-        // The same for every bundle of one cluster as long as its CA is kept (bring it back
-        // as an existing CA when regenerating).
-        let cluster_id = bundle
-            .entries
-            .iter()
-            .find(|entry| entry.path.ends_with("/rootfs/etc/kubernetes/pki/ca.crt"))
-            .map(|entry| kbundle_core::bundle::sha256_hex(&entry.contents))
-            .unwrap_or_default();
+        let bundle_hash = kbundle_core::bundle::install::bundle_hash(&bundle);
+        let cluster_id = kbundle_core::bundle::install::cluster_id(&bundle);
         Self {
             bundle,
             nodes,

@@ -4,6 +4,7 @@ pub(crate) mod apply;
 pub(crate) mod artifacts;
 pub(crate) mod certs;
 pub(crate) mod diff;
+pub(crate) mod export;
 pub(crate) mod fetch;
 pub(crate) mod generate;
 pub(crate) mod init;

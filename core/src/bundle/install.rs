@@ -14,6 +14,7 @@
 
 use std::net::IpAddr;
 
+use super::{Bundle, layout, sha256_hex};
 use crate::net::IpFamily;
 use crate::render::control_plane::KUBE_VIP_MANIFEST;
 use crate::render::{JOIN_NODE_IP, JOIN_NODE_NAME, RenderedFile};
@@ -95,6 +96,41 @@ pub fn checksums(files: &[RenderedFile], sha256: impl Fn(&[u8]) -> String) -> St
 
 /// Where `install.sh` records what it placed, as placed (adapted files included).
 pub const INSTALLED_SUMS: &str = "/var/lib/kbundle/installed.sha256";
+
+/// Where a node records, after each install, which cluster and bundle it runs ([`journal`]):
+/// `kbundle apply` refuses a node of another cluster, and skips a node that runs this very
+/// bundle. The Ansible and cloud-init exports write it the same way.
+pub const JOURNAL: &str = "/var/lib/kbundle/journal";
+
+/// What identifies the cluster on its nodes: the hash of its CA certificate, the same for every
+/// bundle of one cluster as long as its CA is kept (`generate --from`, or the CA brought back as
+/// an existing CA).
+pub fn cluster_id(bundle: &Bundle) -> String {
+    bundle
+        .entries
+        .iter()
+        .find(|entry| entry.path.ends_with("/rootfs/etc/kubernetes/pki/ca.crt"))
+        .map(|entry| sha256_hex(&entry.contents))
+        .unwrap_or_default()
+}
+
+/// What identifies the bundle: the hash of its index, `bundle.json`.
+pub fn bundle_hash(bundle: &Bundle) -> String {
+    bundle
+        .entry(layout::BUNDLE_JSON)
+        .map(|entry| sha256_hex(&entry.contents))
+        .unwrap_or_default()
+}
+
+/// The [`JOURNAL`] a node keeps once `bundle` is installed on it.
+pub fn journal(bundle: &Bundle) -> String {
+    format!(
+        "cluster={}\ncluster_id={}\nbundle={}\n",
+        bundle.manifest.cluster_name,
+        cluster_id(bundle),
+        bundle_hash(bundle)
+    )
+}
 
 /// The files adapted to the machine as they are placed, and the shell function (in `PREPARE`)
 /// that writes the adapted copy.

@@ -224,7 +224,7 @@ fn split_documents(text: &str) -> Vec<&str> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (what kbundle writes) → unix seconds.
-fn parse_rfc3339(text: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     if bytes.len() != 20
         || bytes[4] != b'-'

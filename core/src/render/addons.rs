@@ -115,6 +115,49 @@ pub fn nodes(config: &ClusterConfig, plan: &NetworkPlan) -> Vec<Value> {
         .collect()
 }
 
+/// The Node objects of [`nodes`] as a running cluster takes them: each Node without its taints,
+/// and the taints apart. A Node's taints are one atomic list, so applying it would drop the
+/// taints administrators and the node lifecycle controller added: taints go one by one with
+/// `kubectl taint`, labels and pod ranges by server-side apply (which leaves others' alone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeObjects {
+    /// Each Node with its labels and planned pod ranges, without taints.
+    pub objects: Vec<Value>,
+    /// `(node, key[=value]:Effect)`, as `kubectl taint` takes them, in node order.
+    pub taints: Vec<(String, String)>,
+}
+
+/// [`nodes`], with the taints apart ([`NodeObjects`]).
+pub fn node_objects(config: &ClusterConfig, plan: &NetworkPlan) -> NodeObjects {
+    let mut taints = Vec::new();
+    let objects = nodes(config, plan)
+        .into_iter()
+        .map(|mut node| {
+            let name = node["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(spec) = node["spec"].as_object_mut() {
+                for taint in spec
+                    .remove("taints")
+                    .and_then(|t| t.as_array().cloned())
+                    .unwrap_or_default()
+                {
+                    let key = taint["key"].as_str().unwrap_or_default();
+                    let effect = taint["effect"].as_str().unwrap_or_default();
+                    let text = match taint["value"].as_str() {
+                        Some(value) => format!("{key}={value}:{effect}"),
+                        None => format!("{key}:{effect}"),
+                    };
+                    taints.push((name.clone(), text));
+                }
+            }
+            node
+        })
+        .collect();
+    NodeObjects { objects, taints }
+}
+
 fn effect_name(effect: TaintEffect) -> &'static str {
     match effect {
         TaintEffect::NoSchedule => "NoSchedule",

@@ -14,6 +14,7 @@
 use ipnetwork::IpNetwork;
 use kbundle_core::bundle::token::{TOKEN_SECRET_TYPE, WithoutExpired, without_expired_tokens};
 use kbundle_core::plan::PreviousRanges;
+use kbundle_core::render::addons::NodeObjects;
 
 use super::{first_control_plane, root, root_with_input};
 use crate::apply::{Context, NodeTarget, Outcome, Phase};
@@ -70,13 +71,6 @@ fn apply_documents(
         .map_err(|reason| format!("{addon}: {reason}"))
 }
 
-/// The bundle's Node objects, each without its taints, and the taints apart.
-struct NodeObjects {
-    objects: Vec<serde_json::Value>,
-    /// `(node, key[=value]:Effect)`, as `kubectl taint` takes them.
-    taints: Vec<(String, String)>,
-}
-
 /// The Node objects as `addons/00-nodes.yaml` holds them, derived again from the bundle's
 /// cluster.yaml by the same renderer, with the pod ranges the bundle recorded in plan.json
 /// (which may have been kept from a previous bundle: cluster.yaml alone cannot say).
@@ -92,33 +86,7 @@ fn node_objects(context: &Context, ranges: &PreviousRanges) -> Result<NodeObject
     // Every node of the bundle is in `ranges`, so the plan takes them all as they are.
     let plan = kbundle_core::plan::NetworkPlan::with_previous(&config, ranges)
         .map_err(|_| "the bundle's plan.json does not fit its cluster.yaml")?;
-    let mut taints = Vec::new();
-    let objects = kbundle_core::render::addons::nodes(&config, &plan)
-        .into_iter()
-        .map(|mut node| {
-            let name = node["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(spec) = node["spec"].as_object_mut() {
-                for taint in spec
-                    .remove("taints")
-                    .and_then(|t| t.as_array().cloned())
-                    .unwrap_or_default()
-                {
-                    let key = taint["key"].as_str().unwrap_or_default();
-                    let effect = taint["effect"].as_str().unwrap_or_default();
-                    let text = match taint["value"].as_str() {
-                        Some(value) => format!("{key}={value}:{effect}"),
-                        None => format!("{key}:{effect}"),
-                    };
-                    taints.push((name.clone(), text));
-                }
-            }
-            node
-        })
-        .collect();
-    Ok(NodeObjects { objects, taints })
+    Ok(kbundle_core::render::addons::node_objects(&config, &plan))
 }
 
 impl Phase for NodeRanges {

@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use kbundle_core::bundle::Entry;
 use kbundle_core::bundle::token::{join_folder, token_secret};
 use kbundle_core::pki::BootstrapToken;
 
@@ -46,8 +45,12 @@ impl Phase for MintJoinToken {
         let entries = join_folder(&context.bundle, &self.token).map_err(|e| e.to_string())?;
         let secret = token_secret(&context.bundle, &self.token, self.expires_at)
             .map_err(|e| e.to_string())?;
-        let staging = staging_path(&self.output)?;
-        if let Err(error) = write_folder(&staging, &entries) {
+        let staging =
+            crate::files::hidden_sibling(&self.output, "tmp").map_err(|e| e.to_string())?;
+        let files = entries
+            .iter()
+            .map(|entry| (entry.path.as_str(), entry.contents.as_slice(), entry.mode));
+        if let Err(error) = crate::files::write_folder(&staging, files) {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(format!("writing `{}`: {error}", staging.display()));
         }
@@ -88,49 +91,6 @@ impl Phase for MintJoinToken {
                 .unwrap_or_default()
         ))
     }
-}
-
-/// A hidden sibling of `output`, on the same file system so that the final rename is atomic.
-fn staging_path(output: &Path) -> Result<PathBuf, String> {
-    let name = output
-        .file_name()
-        .ok_or_else(|| format!("`{}` names no folder", output.display()))?;
-    let parent = match output.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    Ok(parent.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
-}
-
-/// Writes `entries` under `folder` (created 0700: it holds a token) with their modes, each file
-/// created with its final mode so that a token is never readable by others, even briefly.
-fn write_folder(folder: &Path, entries: &[Entry]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
-    std::fs::DirBuilder::new().mode(0o700).create(folder)?;
-    for entry in entries {
-        let path = folder.join(&entry.path);
-        if let Some(parent) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(entry.mode & 0o700)
-            .open(&path)?;
-        file.write_all(&entry.contents)?;
-        file.sync_all()?;
-        // The umask may have narrowed the mode; the group and other bits come last.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(entry.mode))?;
-    }
-    Ok(())
 }
 
 /// Renames the finished folder into place, refusing to replace anything.

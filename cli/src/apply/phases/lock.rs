@@ -6,6 +6,7 @@
 //! a bundle of another cluster is refused unless `--force`.
 
 use kbundle_core::bundle::install::INSTALLED_SUMS;
+pub(crate) use kbundle_core::bundle::install::JOURNAL;
 use kbundle_core::bundle::{layout, sha256_hex};
 
 use super::root;
@@ -14,7 +15,6 @@ use crate::ssh::quote;
 
 pub(crate) const STATE_DIR: &str = "/var/lib/kbundle";
 const LOCK: &str = "/var/lib/kbundle/lock";
-pub(crate) const JOURNAL: &str = "/var/lib/kbundle/journal";
 
 pub(crate) struct Lock;
 
@@ -162,8 +162,5 @@ fn up_to_date_check(context: &Context, node: &NodeTarget) -> String {
 
 /// The journal line block recorded after a successful install.
 pub(crate) fn journal(context: &Context) -> String {
-    format!(
-        "cluster={}\ncluster_id={}\nbundle={}\n",
-        context.bundle.manifest.cluster_name, context.cluster_id, context.bundle_hash
-    )
+    kbundle_core::bundle::install::journal(&context.bundle)
 }

@@ -142,15 +142,18 @@ warn kubelet-drop-ins '[ -z "$foreign" ]' "none but kbundle's" "another kubelet 
         quote(needs.address)
     ));
     // Ports the cluster's components will bind, checked only before the first install (on a
-    // re-apply they are ours).
+    // re-apply they are ours). Installed before: apply's upload is there, or the journal every
+    // install writes (a node installed by the Ansible or cloud-init export has no upload of
+    // apply's).
     let mut ports = vec![10250];
     if needs.is_control_plane {
         ports.extend([6443, 10257, 10259, 2379, 2380]);
     }
     let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
     script.push_str(&format!(
-        "if [ ! -f \"{staging}/SHA256SUMS\" ] && command -v ss >/dev/null; then for port in {ports}; do check \"port-$port\" '[ -z \"$(ss -Hltn \"sport = :'$port'\")\" ]' free \"port $port is already in use by another program\"; done; fi\n",
+        "if [ ! -f \"{staging}/SHA256SUMS\" ] && [ ! -f {JOURNAL} ] && command -v ss >/dev/null; then for port in {ports}; do check \"port-$port\" '[ -z \"$(ss -Hltn \"sport = :'$port'\")\" ]' free \"port $port is already in use by another program\"; done; fi\n",
         staging = needs.staging,
+        JOURNAL = kbundle_core::bundle::install::JOURNAL,
         ports = ports.join(" ")
     ));
     script.push_str("echo \"hostname|info|$(hostname)\"\n");
@@ -368,6 +371,12 @@ mod tests {
             );
         }
         assert!(from_artifacts.contains("warn kubelet-drop-ins"));
+
+        // A node installed before, by apply or by an export (which writes the journal but
+        // stages elsewhere), binds the ports itself: they are checked only on a fresh node.
+        assert!(worker.contains(
+            "if [ ! -f \".kbundle/demo/SHA256SUMS\" ] && [ ! -f /var/lib/kbundle/journal ] && command -v ss"
+        ));
 
         // When apply fetches what nodes lack, a missing binary is reported, a wrong version
         // still fails with the fix naming what kbundle installs.
