@@ -8,8 +8,8 @@
 //! one download ([`zip`]).
 //!
 //! On the nodes both stage the files under [`STAGING_DIR`]`/<cluster>` (root's, private) and
-//! keep the journal `kbundle apply` keeps, so that `kbundle apply` and `kbundle status` work
-//! on a cluster installed either way.
+//! keep the journal `kbundle apply` keeps, so that `kbundle apply` refuses a node of another
+//! cluster and works on a cluster installed either way.
 
 pub mod ansible;
 pub mod cloud_init;
