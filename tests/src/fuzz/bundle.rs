@@ -363,8 +363,11 @@ pub(crate) fn apply(bundle: &mut Bundle, edit: &EntryEdit) {
                 .iter_mut()
                 .find(|entry| entry.path == BUNDLE_JSON)
                 && let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&entry.contents)
+                // Indexing a JSON value that is not an object panics: an edit may have made
+                // bundle.json a number.
+                && let Some(object) = json.as_object_mut()
             {
-                json["format_version"] = (*version).into();
+                object.insert("format_version".into(), (*version).into());
                 entry.contents = json.to_string().into_bytes();
             }
         }

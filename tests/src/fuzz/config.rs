@@ -148,12 +148,12 @@ pub fn generate(text: &str) {
         "a generated bundle does not verify: {:?}",
         report.problems
     );
-    // The bundle keeps the document (secrets redacted): it must plan the same again, since
-    // `generate --from` and `certs renew` read it.
+    // The bundle keeps the document (secrets as placeholders): read as the bundle's record,
+    // as apply, `certs renew` and `join-token` read it, it must plan the same again.
     let kept = bundle
         .entry(kbundle_core::bundle::layout::CLUSTER_YAML)
         .expect("a bundle keeps its cluster.yaml");
-    let kept = ClusterConfig::from_yaml(&String::from_utf8_lossy(&kept.contents))
+    let kept = ClusterConfig::from_bundle_yaml(&String::from_utf8_lossy(&kept.contents))
         .unwrap_or_else(|found| panic!("a bundle's cluster.yaml is refused: {found:?}"));
     assert_eq!(
         NetworkPlan::new(&kept.config),
