@@ -258,6 +258,11 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
         timeline.contains("the first expires on") && !timeline.contains("within 30 days"),
         "{timeline}"
     );
+    assert_eq!(
+        check("builtTimelineClosedRows"),
+        0,
+        "rows are drawn only once the timeline is opened"
+    );
     // Three CAs and, for three nodes, a dozen certificates and kubeconfigs.
     assert!(
         check("builtTimelineRows").as_u64().unwrap_or(0) > 12,

@@ -59,6 +59,8 @@ try {
 
   // The built bundle's expiry timeline.
   checks.builtTimeline = await page.textContent("#built-timeline summary");
+  checks.builtTimelineClosedRows = await page.locator("#built-timeline tbody tr").count();
+  await page.click("#built-timeline summary");
   checks.builtTimelineRows = await page.locator("#built-timeline tbody tr").count();
 
   // The next bundle of the running cluster: the first bundle dropped on the page, then a worker
@@ -72,6 +74,7 @@ try {
   await page.dispatchEvent("#previous .dropzone", "drop", { dataTransfer: zipTransfer });
   await page.waitForSelector("#previous-summary");
   checks.previousSummary = await page.textContent("#previous-summary .notice");
+  await page.click("#previous-timeline summary");
   checks.previousTimelineRows = await page.locator("#previous-timeline tbody tr").count();
   await page.fill("#paste-addresses", "198.51.100.13");
   await page.click("#add-pasted");
@@ -80,6 +83,7 @@ try {
   await download.saveAs(join(outDir, "e2e-next-bundle.zip"));
   await page.waitForSelector("#download-done");
   checks.nextKept = await page.textContent("#download-kept");
+  await page.click("#built-timeline summary");
   checks.nextTimelineKept = await page.locator("#built-timeline td.kept", { hasText: "kept" }).count();
   checks.nextTimelineNew = await page.locator("#built-timeline td.kept", { hasText: "new" }).count();
   // Forgotten, the page makes new clusters again; the worker goes.

@@ -28,6 +28,16 @@ pub struct TimelineProps {
 /// The timeline.
 #[component]
 pub fn TimelineView(props: &TimelineProps) -> Html {
+    // The rows are made only once opened: a 100-node bundle has hundreds, and drawing them
+    // unseen right after a build would hold the main thread for nothing.
+    let open = use_state(|| false);
+    let on_toggle = {
+        let open = open.clone();
+        Callback::from(move |event: MouseEvent| {
+            event.prevent_default();
+            open.set(!*open);
+        })
+    };
     let timeline = Timeline::of(&props.entries, props.now);
     let Some(soonest) = timeline.soonest() else {
         return html! {};
@@ -63,8 +73,9 @@ pub fn TimelineView(props: &TimelineProps) -> Html {
         }
     });
     html! {
-        <details class={classes!("timeline", (timeline.due > 0).then_some("has-due"))} id={props.id.clone()}>
-            <summary>{ heading }</summary>
+        <details class={classes!("timeline", (timeline.due > 0).then_some("has-due"))} id={props.id.clone()} open={*open}>
+            <summary onclick={on_toggle}>{ heading }</summary>
+            { if *open { html! {
             <div class="scroll">
                 <table>
                     <thead><tr>
@@ -75,6 +86,7 @@ pub fn TimelineView(props: &TimelineProps) -> Html {
                     <tbody>{ for rows }</tbody>
                 </table>
             </div>
+            } } else { html! {} } }
         </details>
     }
 }
