@@ -102,7 +102,7 @@ impl<'a> Cluster<'a> {
             .entry(layout::CLUSTER_YAML)
             .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())
             .ok_or_else(|| Error::Bundle(format!("has no {}", layout::CLUSTER_YAML)))?;
-        let config = ClusterConfig::from_yaml(&text)
+        let config = ClusterConfig::from_bundle_yaml(&text)
             .map_err(|_| {
                 Error::Bundle(format!(
                     "has a {} that does not validate",

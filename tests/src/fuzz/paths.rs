@@ -119,17 +119,18 @@ pub(crate) fn unknown_path(document: Option<&Value>, path: &str) -> Option<Strin
                 .max_by_key(|(key, _)| key.len()),
             _ => None,
         };
+        // A number key (`.2:`, `1e3:`) reaches the path as the text it was written with, which
+        // the parsed number no longer holds: from such a mapping on, the path is taken as is
+        // (before an empty key, which would match any path: `.0:` beside `?` is `.0`, not `` + `.0`).
+        let has_number_key = matches!(here, Some(Value::Mapping(map))
+            if map.keys().any(|key| matches!(key, Value::Number(_))));
+        if has_number_key && written.as_ref().is_none_or(|(key, _)| key.is_empty()) {
+            return None;
+        }
         if let Some((key, value)) = written {
             here = Some(untagged(value));
             rest = &field_text[key.len()..];
             continue;
-        }
-        // A number key (`.2:`, `1e3:`) reaches the path as the text it was written with, which
-        // the parsed number no longer holds: from such a mapping on, the path is taken as is.
-        if let Some(Value::Mapping(map)) = here
-            && map.keys().any(|key| matches!(key, Value::Number(_)))
-        {
-            return None;
         }
         let end = field_text.find(['.', '[']).unwrap_or(field_text.len());
         let name = &field_text[..end];
@@ -216,5 +217,11 @@ mod tests {
             assert_eq!(unknown_path(Some(&document(yaml)), path), None, "{yaml}");
         }
         assert!(unknown_path(Some(&document("~: x\n")), "nil").is_some());
+    }
+
+    #[test]
+    fn a_number_key_beside_an_empty_one_is_taken_as_written() {
+        let doc = document(".0:\r?");
+        assert_eq!(unknown_path(Some(&doc), ".0"), None);
     }
 }
