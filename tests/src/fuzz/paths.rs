@@ -78,7 +78,10 @@ pub(crate) fn unknown_path(document: Option<&Value>, path: &str) -> Option<Strin
     let mut rest = path;
     let mut first = true;
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('[') {
+        // `[` indexes a list; in a mapping it starts a key written so (`"[x": 1`).
+        if let Some(after) = rest.strip_prefix('[')
+            && !matches!(here, Some(Value::Mapping(_)))
+        {
             let Some(close) = after.find(']') else {
                 return Some(format!("`{path}`: an unclosed `[`"));
             };
@@ -223,5 +226,14 @@ mod tests {
     fn a_number_key_beside_an_empty_one_is_taken_as_written() {
         let doc = document(".0:\r?");
         assert_eq!(unknown_path(Some(&doc), ".0"), None);
+    }
+
+    #[test]
+    fn a_key_that_starts_like_an_index_is_a_key() {
+        let doc = document("\"[x\": 1\n");
+        assert_eq!(unknown_path(Some(&doc), "[x"), None);
+        let doc = document("spec:\n  nodes:\n    - name: a\n");
+        assert!(unknown_path(Some(&doc), "[0]").is_some());
+        assert!(unknown_path(Some(&doc), "spec.nodes[1]").is_some());
     }
 }
