@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kbundle_core::bundle::layout;
-use kbundle_core::bundle::verify::verify;
 use kbundle_core::config::ClusterConfig;
 
-use super::{Failure, read_bundle};
+use super::{Failure, read_verified_bundle};
 use crate::apply::runner::{self, Event, Reporter};
 use crate::apply::{ApplyOptions, Context, NodeTarget, Outcome, Phase, phases};
 use crate::args::{ApplyArgs, Format};
@@ -245,18 +244,7 @@ pub(crate) fn run_workflow(
     build: impl FnOnce(&ClusterConfig) -> Result<Vec<Box<dyn Phase>>, Failure>,
 ) -> Result<(), Failure> {
     // 1. Read and verify the bundle before any connection.
-    let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
-    let report = verify(&bundle, crate::clock::unix_now());
-    if !report.is_ok() {
-        for problem in &report.problems {
-            eprintln!("error: {}: {problem}", args.bundle.display());
-        }
-        eprintln!(
-            "{}: refused: the bundle does not verify; nothing was done",
-            args.bundle.display()
-        );
-        return Err(Failure::Invalid);
-    }
+    let bundle = read_verified_bundle(&args.bundle, args.passphrase_file.as_deref(), "done")?;
     let config_text = bundle
         .entry(layout::CLUSTER_YAML)
         .map(|entry| String::from_utf8_lossy(&entry.contents).into_owned())

@@ -5,10 +5,9 @@
 
 use std::path::Path;
 
-use kbundle_core::bundle::verify::verify;
 use kbundle_core::export::{self, ExportedFile, cloud_init};
 
-use super::{Failure, read_bundle};
+use super::{Failure, read_verified_bundle};
 use crate::args::{CloudInitArgs, ExportArgs};
 
 pub(crate) fn ansible(args: &ExportArgs) -> Result<(), Failure> {
@@ -59,18 +58,7 @@ fn exported(
     make: impl FnOnce(&kbundle_core::bundle::Bundle) -> Result<Vec<ExportedFile>, export::Error>,
 ) -> Result<Vec<ExportedFile>, Failure> {
     check_output(&args.output, args.force)?;
-    let bundle = read_bundle(&args.bundle, args.passphrase_file.as_deref())?;
-    let report = verify(&bundle, crate::clock::unix_now());
-    if !report.is_ok() {
-        for problem in &report.problems {
-            eprintln!("error: {}: {problem}", args.bundle.display());
-        }
-        eprintln!(
-            "{}: refused: the bundle does not verify; nothing was written",
-            args.bundle.display()
-        );
-        return Err(Failure::Invalid);
-    }
+    let bundle = read_verified_bundle(&args.bundle, args.passphrase_file.as_deref(), "written")?;
     make(&bundle).map_err(|error| {
         eprintln!("error: {}: {error}", args.bundle.display());
         if let export::Error::TooLarge { .. } = error {

@@ -114,6 +114,29 @@ pub(crate) fn passphrase(file: Option<&Path>, confirm: bool) -> anyhow::Result<S
     Ok(passphrase)
 }
 
+/// [`read_bundle`], then refuses a bundle that does not verify (each problem printed, then
+/// `nothing was <outcome>`) before anything is connected to or written: what `apply` and
+/// `export` start with.
+pub(crate) fn read_verified_bundle(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+    outcome: &str,
+) -> Result<kbundle_core::bundle::Bundle, Failure> {
+    let bundle = read_bundle(path, passphrase_file)?;
+    let report = kbundle_core::bundle::verify::verify(&bundle, crate::clock::unix_now());
+    if !report.is_ok() {
+        for problem in &report.problems {
+            eprintln!("error: {}: {problem}", path.display());
+        }
+        eprintln!(
+            "{}: refused: the bundle does not verify; nothing was {outcome}",
+            path.display()
+        );
+        return Err(Failure::Invalid);
+    }
+    Ok(bundle)
+}
+
 /// Reads and checks a bundle, asking for the passphrase when it is encrypted.
 pub(crate) fn read_bundle(
     path: &Path,
