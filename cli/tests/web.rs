@@ -165,6 +165,45 @@ fn entries(directory: &Path) -> BTreeMap<String, Vec<u8>> {
     found
 }
 
+/// Every file under `directory`: its path, mode and contents.
+fn folder_files(directory: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    entries(directory)
+        .into_iter()
+        .map(|(name, contents)| {
+            let mode = std::fs::metadata(directory.join(&name))
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o7777;
+            (name, (mode, contents))
+        })
+        .collect()
+}
+
+/// Every file of the zip `path`, opened with `passphrase` when given: its name, mode and
+/// contents.
+fn zip_files(path: &Path, passphrase: Option<&str>) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(path).expect("opens")).expect("a zip");
+    (0..archive.len())
+        .map(|index| {
+            let mut entry = match passphrase {
+                Some(passphrase) => archive.by_index_decrypt(index, passphrase.as_bytes()),
+                None => archive.by_index(index),
+            }
+            .expect("the entry opens");
+            let mut contents = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut contents).expect("reads");
+            let name = entry.name().expect("a name").into_owned();
+            (
+                name,
+                (entry.unix_mode().unwrap_or_default() & 0o7777, contents),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outside_request() {
     let root = workspace();
@@ -430,6 +469,79 @@ fn the_configurator_builds_verifiable_bundles_in_chromium_without_a_single_outsi
                 && from_page.contains_key(name),
             "{name} differs between the page's bundle and kbundle generate's"
         );
+    }
+
+    // The exports offered beside the bundle are what `kbundle export` writes from the same
+    // bundle: every file, byte for byte, with its mode.
+    assert_eq!(check("ansibleName"), "e2e-ansible.zip");
+    assert_eq!(check("cloudInitName"), "e2e-cloud-init.zip");
+    assert!(
+        check("ansibleDone")
+            .to_string()
+            .contains("ansible-playbook playbook.yml"),
+        "{checks:#}"
+    );
+    assert!(
+        check("cloudInitDone")
+            .to_string()
+            .contains("Google Compute Engine"),
+        "{checks:#}"
+    );
+    let too_large = check("cloudInitTooLarge").to_string();
+    assert!(
+        too_large.contains("node `cp1`") && too_large.contains("16384"),
+        "{too_large}"
+    );
+    std::fs::write(out.join("passphrase"), "correct horse battery staple").expect("writes");
+    for (page_zip, passphrase, bundle, cli_args) in [
+        ("e2e-ansible.zip", None, "e2e-bundle.zip", &["ansible"][..]),
+        (
+            "e2e-cloud-init.zip",
+            None,
+            "e2e-bundle.zip",
+            &["cloud-init", "--limit", "gce"][..],
+        ),
+        (
+            "e2e-encrypted-ansible.zip",
+            Some("correct horse battery staple"),
+            "e2e-encrypted-bundle.zip",
+            &["ansible", "--passphrase-file", "passphrase"][..],
+        ),
+    ] {
+        let folder = format!("{page_zip}.cli");
+        let mut args = vec!["export", cli_args[0], bundle, "-o", &folder];
+        args.extend_from_slice(&cli_args[1..]);
+        kbundle(&args, &out).expect_success();
+        let from_cli = folder_files(&out.join(&folder));
+        let from_page = zip_files(&out.join(page_zip), passphrase);
+        let prefix = format!(
+            "{}/",
+            page_zip.replace("encrypted-", "").trim_end_matches(".zip")
+        );
+        let from_page: BTreeMap<String, (u32, Vec<u8>)> = from_page
+            .into_iter()
+            .map(|(name, file)| (name.strip_prefix(&prefix).unwrap_or(&name).to_owned(), file))
+            .collect();
+        assert_eq!(
+            from_page.keys().collect::<Vec<_>>(),
+            from_cli.keys().collect::<Vec<_>>(),
+            "{page_zip}"
+        );
+        for (name, file) in &from_cli {
+            assert!(
+                from_page.get(name) == Some(file),
+                "{page_zip}: {name} differs from kbundle export's"
+            );
+        }
+        if passphrase.is_some() {
+            let mut archive =
+                zip::ZipArchive::new(std::fs::File::open(out.join(page_zip)).expect("opens"))
+                    .expect("a zip");
+            assert!(
+                archive.by_index(0).is_err(),
+                "{page_zip} opens without the bundle's passphrase"
+            );
+        }
     }
 
     // The screenshot for the README, when asked to refresh it.

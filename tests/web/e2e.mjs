@@ -57,6 +57,24 @@ try {
   await page.waitForSelector("#download-done");
   checks.doneText = await page.textContent("#download-done");
 
+  // The same bundle for Ansible and for cloud-init, beside it. EC2's 16 KB is too small for a
+  // control-plane node's user-data: refused, by node; Compute Engine's limit takes it.
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#fleet-ansible")]);
+  checks.ansibleName = download.suggestedFilename();
+  await download.saveAs(join(outDir, "e2e-ansible.zip"));
+  await page.waitForSelector("#fleet-done");
+  checks.ansibleDone = await page.textContent("#fleet-done");
+  await page.selectOption("#fleet-cloud-limit", "aws");
+  await page.click("#fleet-cloud-init");
+  await page.waitForSelector("#fleet-error");
+  checks.cloudInitTooLarge = await page.textContent("#fleet-error");
+  await page.selectOption("#fleet-cloud-limit", "gce");
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#fleet-cloud-init")]);
+  checks.cloudInitName = download.suggestedFilename();
+  await download.saveAs(join(outDir, "e2e-cloud-init.zip"));
+  await page.waitForSelector("#fleet-done");
+  checks.cloudInitDone = await page.textContent("#fleet-done");
+
   // The built bundle's expiry timeline.
   checks.builtTimeline = await page.textContent("#built-timeline summary");
   checks.builtTimelineClosedRows = await page.locator("#built-timeline tbody tr").count();
@@ -163,6 +181,10 @@ try {
   await download.saveAs(join(outDir, "e2e-encrypted-bundle.zip"));
   await page.waitForSelector("#download-done");
   checks.encryptedDoneText = await page.textContent("#download-done");
+  [download] = await Promise.all([page.waitForEvent("download"), page.click("#fleet-ansible")]);
+  await download.saveAs(join(outDir, "e2e-encrypted-ansible.zip"));
+  await page.waitForSelector("#fleet-done");
+  checks.encryptedAnsibleDone = await page.textContent("#fleet-done");
   await page.fill("#passphrase", "");
 
   // An encrypted previous bundle asks for its passphrase; a wrong one is refused.

@@ -45,6 +45,9 @@
       } else if (message.type === "done") {
         pending.delete(message.id);
         job.resolve({ zip: message.zip, millis: message.millis, timeline: message.timeline });
+      } else if (message.type === "exported") {
+        pending.delete(message.id);
+        job.resolve({ zip: message.zip, summary: message.summary });
       } else if (message.type === "error") {
         pending.delete(message.id);
         job.reject(message.message);
@@ -66,6 +69,16 @@
       pending.set(id, { resolve, reject, onProgress });
       if (!worker) startWorker(moduleForWorker);
       worker.postMessage({ type: "build", id, yaml, passphrase, previousZip, previousPassphrase });
+    });
+
+  // Called by the page: resolves to { zip: Uint8Array, summary } — the export of a bundle the
+  // worker built, for "ansible" or "cloud-init" (within the cloud limit `limit`).
+  window.kbundleExport = (engine, limit, bundle, passphrase, cluster) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject, onProgress: () => {} });
+      if (!worker) startWorker(moduleForWorker);
+      worker.postMessage({ type: "export", id, engine, limit, bundle, passphrase, cluster });
     });
 
   (async () => {

@@ -10,6 +10,10 @@ self.onmessage = async (event) => {
     ready = wasm_bindgen({ module_or_path: message.module });
     return;
   }
+  if (message.type === "export") {
+    exportBundle(message);
+    return;
+  }
   if (message.type !== "build") return;
   const id = message.id;
   const progress = (text) => self.postMessage({ type: "progress", id, text });
@@ -63,3 +67,22 @@ self.onmessage = async (event) => {
     self.postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
   }
 };
+
+// An export of the bundle just built (kbundle export ansible|cloud-init, in the browser).
+async function exportBundle(message) {
+  const id = message.id;
+  try {
+    await ready;
+    const exported = wasm_bindgen.worker_export(
+      message.engine,
+      message.limit,
+      message.bundle,
+      message.passphrase || "",
+      message.cluster,
+    );
+    const zip = exported.zip;
+    self.postMessage({ type: "exported", id, zip, summary: exported.summary }, [zip.buffer]);
+  } catch (error) {
+    self.postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
+  }
+}

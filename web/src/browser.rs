@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use kbundle_core::bundle::expiry::Expiry;
 use yew::prelude::TargetCast;
 
-use crate::build::{BuildRequest, PreviousZip, build_zip, key_plan};
+use crate::build::{BuildRequest, Engine, PreviousZip, build_zip, export_zip, key_plan};
 use crate::form::Form;
 
 /// Where the form is kept between visits (without passwords: see [`Form::for_storage`]).
@@ -88,6 +88,65 @@ pub fn worker_build(
     Reflect::set(&result, &"zip".into(), &Uint8Array::from(&built.zip[..]))?;
     Reflect::set(&result, &"timeline".into(), &JsValue::from_str(&timeline))?;
     Ok(result.into())
+}
+
+/// Worker: exports the bundle it built (`bundle`, opened with `passphrase` when not empty) for
+/// `engine` (`ansible`, `cloud-init` within the cloud limit `limit`) under the folder named
+/// after `cluster`. Returns `{zip: Uint8Array, summary: string}`.
+#[wasm_bindgen]
+pub fn worker_export(
+    engine: &str,
+    limit: &str,
+    bundle: &[u8],
+    passphrase: String,
+    cluster: &str,
+) -> Result<JsValue, JsValue> {
+    let engine = Engine::named(engine, limit).map_err(|error| JsValue::from_str(&error))?;
+    let passphrase = (!passphrase.is_empty()).then_some(passphrase);
+    let exported = export_zip(bundle, passphrase.as_deref(), engine, cluster)
+        .map_err(|error| JsValue::from_str(&error))?;
+    let result = js_sys::Object::new();
+    Reflect::set(&result, &"zip".into(), &Uint8Array::from(&exported.zip[..]))?;
+    Reflect::set(&result, &"summary".into(), &exported.summary.into())?;
+    Ok(result.into())
+}
+
+/// Asks the worker for an export of the bundle it built (`window.kbundleExport`): its zip and
+/// what it holds, in a sentence.
+pub async fn export_in_worker(
+    engine: Engine,
+    bundle: &[u8],
+    passphrase: &str,
+    cluster: &str,
+) -> Result<(Vec<u8>, String), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let export: Function = Reflect::get(&window, &JsValue::from_str("kbundleExport"))
+        .ok()
+        .and_then(|value| value.dyn_into().ok())
+        .ok_or("the worker is not ready (kbundleExport missing)")?;
+    let limit = match engine {
+        Engine::CloudInit(limit) => limit.name,
+        Engine::Ansible => "",
+    };
+    let arguments = Array::of5(
+        &JsValue::from_str(engine.name()),
+        &JsValue::from_str(limit),
+        &Uint8Array::from(bundle),
+        &JsValue::from_str(passphrase),
+        &JsValue::from_str(cluster),
+    );
+    let promise: Promise = export
+        .apply(&JsValue::NULL, &arguments)
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(describe)?;
+    let result = JsFuture::from(promise).await.map_err(describe)?;
+    let zip = Reflect::get(&result, &JsValue::from_str("zip")).map_err(describe)?;
+    let summary = Reflect::get(&result, &JsValue::from_str("summary"))
+        .ok()
+        .and_then(|value| value.as_string())
+        .unwrap_or_default();
+    Ok((Uint8Array::new(&zip).to_vec(), summary))
 }
 
 /// A finished build.

@@ -2,12 +2,14 @@
 //! `cluster.yaml` text the form exports (so the zip is what `kbundle generate` makes from the same
 //! file), with the seed and the time from the browser and, for RSA, keys made by WebCrypto.
 //! A bundle dropped on the page is opened here too: the next bundle is made from it as
-//! `kbundle generate --from` makes it, keeping the running cluster's identity.
+//! `kbundle generate --from` makes it, keeping the running cluster's identity. A built bundle
+//! is exported here for Ansible or cloud-init ([`export_zip`]), as `kbundle export` exports it.
 
 use kbundle_core::bundle::expiry::Expiry;
 use kbundle_core::bundle::read::{Limits, ReadError};
 use kbundle_core::bundle::{Bundle, layout};
 use kbundle_core::config::{ClusterConfig, KeyAlgorithm, RawClusterConfig};
+use kbundle_core::export::{self, cloud_init};
 use kbundle_core::pki::{KeyPair, PkiInputs};
 use serde::Serialize;
 
@@ -216,6 +218,115 @@ pub fn build_zip(request: &BuildRequest) -> Result<Built, String> {
     Ok(Built { zip, timeline })
 }
 
+/// The engines a built bundle can be exported for, beside the bundle itself: what `kbundle
+/// export` makes, as one zip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// An inventory and a playbook (`kbundle export ansible`).
+    Ansible,
+    /// One user-data per node, each within this cloud's limit (`kbundle export cloud-init
+    /// --limit NAME`).
+    CloudInit(&'static cloud_init::Limit),
+}
+
+impl Engine {
+    /// The engine `name` names (`ansible`, `cloud-init`), with `limit` for cloud-init.
+    pub fn named(name: &str, limit: &str) -> Result<Self, String> {
+        match name {
+            "ansible" => Ok(Self::Ansible),
+            "cloud-init" => cloud_init::limit(limit)
+                .map(Self::CloudInit)
+                .ok_or_else(|| format!("no cloud limit `{limit}`")),
+            other => Err(format!("no export for `{other}`")),
+        }
+    }
+
+    /// `ansible` or `cloud-init`: the CLI's word, and the end of the file's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ansible => "ansible",
+            Self::CloudInit(_) => "cloud-init",
+        }
+    }
+}
+
+/// An export of a built bundle.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The zip's bytes: the export under one folder, locked with the bundle's passphrase when it
+    /// has one.
+    pub zip: Vec<u8>,
+    /// What it holds, in a sentence (for cloud-init, the largest user-data against the limit).
+    pub summary: String,
+}
+
+/// The export of `bundle` (the zip the page just built, opened with `passphrase` when it is
+/// encrypted) for `engine`; `cluster` names the zip's folder. The files are what `kbundle
+/// export` writes from the same bundle, byte for byte.
+pub fn export_zip(
+    bundle: &[u8],
+    passphrase: Option<&str>,
+    engine: Engine,
+    cluster: &str,
+) -> Result<Exported, String> {
+    let bundle = Bundle::from_zip(bundle, passphrase, Limits::default())
+        .map_err(|error| format!("the bundle: {error}"))?;
+    let files = match engine {
+        Engine::Ansible => export::ansible::export(&bundle),
+        Engine::CloudInit(limit) => export::cloud_init::export(&bundle, limit),
+    }
+    .map_err(|error| match error {
+        export::Error::TooLarge { .. } => format!(
+            "{error}: choose a cloud with a larger limit if yours takes it, or ECDSA keys (Certificates), which make user-data smaller"
+        ),
+        other => other.to_string(),
+    })?;
+    let folder = export_file_name(cluster, engine)
+        .trim_end_matches(".zip")
+        .to_owned();
+    let zip = export::zip(&files, &folder, passphrase).map_err(|error| error.to_string())?;
+    let summary = match engine {
+        Engine::Ansible => {
+            let nodes = files
+                .iter()
+                .filter(|file| file.path.ends_with(".tar"))
+                .count();
+            format!(
+                "an inventory, a playbook and the files of {nodes} nodes; unzip it, then: cd {folder} && ansible-playbook {}",
+                export::ansible::PLAYBOOK
+            )
+        }
+        Engine::CloudInit(limit) => {
+            let user_data: Vec<&export::ExportedFile> = files
+                .iter()
+                .filter(|file| file.path.starts_with(export::cloud_init::USER_DATA_DIR))
+                .collect();
+            let largest = user_data
+                .iter()
+                .map(|file| limit.size_of(&file.contents))
+                .max()
+                .unwrap_or_default();
+            format!(
+                "one user-data per node ({}); the largest is {} of the {} bytes {} takes; give each machine its {}/<node>.yaml as its user data",
+                user_data.len(),
+                largest,
+                limit.max_bytes,
+                limit.cloud,
+                export::cloud_init::USER_DATA_DIR
+            )
+        }
+    };
+    Ok(Exported { zip, summary })
+}
+
+/// `<cluster>-ansible.zip` or `<cluster>-cloud-init.zip`.
+pub fn export_file_name(cluster: &str, engine: Engine) -> String {
+    match cluster.trim() {
+        "" => format!("{}.zip", engine.name()),
+        cluster => format!("{cluster}-{}.zip", engine.name()),
+    }
+}
+
 /// `<cluster>-bundle.zip`, the name the download is saved under (the CLI's default too).
 pub fn bundle_file_name(cluster: &str) -> String {
     let cluster = cluster.trim();
@@ -389,6 +500,87 @@ mod tests {
             matches!(&refused, Err(OpenError::Refused(reason)) if reason.contains("existingCAs") && reason.contains("--from")),
             "{refused:?}"
         );
+    }
+
+    /// The files of an export zip under its folder, with their modes.
+    fn unzipped(zip: &[u8], passphrase: Option<&str>) -> Vec<(String, u32, Vec<u8>)> {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("a zip");
+        (0..archive.len())
+            .map(|index| {
+                let mut entry = match passphrase {
+                    Some(passphrase) => archive.by_index_decrypt(index, passphrase.as_bytes()),
+                    None => archive.by_index(index),
+                }
+                .expect("opens");
+                let mut contents = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut contents).expect("reads");
+                (
+                    entry.name().expect("a name").into_owned(),
+                    entry.unix_mode().unwrap_or_default() & 0o7777,
+                    contents,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_built_bundle_exports_what_kbundle_export_writes() {
+        let built = build_zip(&request(Form::example().to_yaml(), 1)).expect("builds");
+        let bundle = Bundle::from_zip(&built.zip, None, Limits::default()).expect("reads");
+        let gce = cloud_init::limit("gce").expect("a limit");
+        for (engine, expected) in [
+            (Engine::Ansible, export::ansible::export(&bundle)),
+            (Engine::CloudInit(gce), cloud_init::export(&bundle, gce)),
+        ] {
+            let expected = expected.expect("exports");
+            let exported = export_zip(&built.zip, None, engine, "demo").expect("exports");
+            let folder = format!("demo-{}", engine.name());
+            let files: Vec<(String, u32, Vec<u8>)> = expected
+                .into_iter()
+                .map(|file| (format!("{folder}/{}", file.path), file.mode, file.contents))
+                .collect();
+            assert!(unzipped(&exported.zip, None) == files, "{folder}");
+            assert!(exported.summary.contains("node"), "{}", exported.summary);
+        }
+        assert_eq!(
+            export_file_name("demo", Engine::CloudInit(gce)),
+            "demo-cloud-init.zip"
+        );
+        assert_eq!(export_file_name("", Engine::Ansible), "ansible.zip");
+    }
+
+    #[test]
+    fn an_encrypted_bundle_exports_under_the_same_passphrase() {
+        let mut encrypted = request(Form::example().to_yaml(), 1);
+        encrypted.passphrase = Some("correct horse".into());
+        let built = build_zip(&encrypted).expect("builds");
+        assert!(export_zip(&built.zip, None, Engine::Ansible, "demo").is_err());
+        let exported = export_zip(&built.zip, Some("correct horse"), Engine::Ansible, "demo")
+            .expect("exports");
+        let mut archive =
+            zip::ZipArchive::new(std::io::Cursor::new(exported.zip.clone())).expect("a zip");
+        assert!(archive.by_index(0).is_err(), "opens without the passphrase");
+        let files = unzipped(&exported.zip, Some("correct horse"));
+        assert!(
+            files
+                .iter()
+                .any(|(name, mode, _)| name.ends_with(".tar") && *mode == 0o600)
+        );
+    }
+
+    #[test]
+    fn a_user_data_over_the_clouds_limit_is_refused_by_node_with_the_way_out() {
+        let built = build_zip(&request(Form::example().to_yaml(), 1)).expect("builds");
+        let aws = Engine::named("cloud-init", "aws").expect("a limit");
+        let refused = export_zip(&built.zip, None, aws, "demo").expect_err("too large");
+        assert!(
+            refused.contains("node `")
+                && refused.contains("16384")
+                && refused.contains("larger limit"),
+            "{refused}"
+        );
+        assert!(Engine::named("cloud-init", "moon").is_err());
+        assert!(Engine::named("puppet", "aws").is_err());
     }
 
     #[test]

@@ -235,8 +235,13 @@ impl<'a> Cluster<'a> {
 
 /// `files` as one zip under the folder `folder` (what the page offers as one download): entries
 /// in order, deflated, with their modes and the bundle's fixed time, so the same export gives
-/// the same bytes.
-pub fn zip(files: &[ExportedFile], folder: &str) -> Result<Vec<u8>, Error> {
+/// the same bytes. With `passphrase`, every entry is encrypted with AES-256 as an encrypted
+/// bundle is (an export holds the same keys, so it deserves the same lock).
+pub fn zip(
+    files: &[ExportedFile],
+    folder: &str,
+    passphrase: Option<&str>,
+) -> Result<Vec<u8>, Error> {
     use std::io::Write as _;
     use zip::write::SimpleFileOptions;
     let failed = |error: &dyn std::fmt::Display| Error::Zip(error.to_string());
@@ -247,6 +252,17 @@ pub fn zip(files: &[ExportedFile], folder: &str) -> Result<Vec<u8>, Error> {
             .compression_method(zip::CompressionMethod::Deflated)
             .last_modified_time(time)
             .unix_permissions(file.mode);
+        #[cfg(feature = "encryption")]
+        let options = match passphrase {
+            Some(passphrase) => options.with_aes_encryption(::zip::AesMode::Aes256, passphrase),
+            None => options,
+        };
+        #[cfg(not(feature = "encryption"))]
+        if passphrase.is_some() {
+            return Err(Error::Zip(
+                "this build cannot encrypt (built without the `encryption` feature)".into(),
+            ));
+        }
         writer
             .start_file(format!("{folder}/{}", file.path), options)
             .map_err(|e| failed(&e))?;
@@ -328,10 +344,10 @@ pub(crate) mod tests {
     fn the_zip_holds_every_file_under_its_folder_with_its_mode() {
         let bundle = example_bundle(ExampleKind::Basic, 1_790_000_000);
         let files = ansible::export(&bundle).unwrap();
-        let zip = super::zip(&files, "demo-ansible").unwrap();
+        let zip = super::zip(&files, "demo-ansible", None).unwrap();
         assert_eq!(
             zip,
-            super::zip(&files, "demo-ansible").unwrap(),
+            super::zip(&files, "demo-ansible", None).unwrap(),
             "deterministic"
         );
         let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
@@ -340,6 +356,29 @@ pub(crate) mod tests {
             let mut entry = archive
                 .by_name(&format!("demo-ansible/{}", file.path))
                 .unwrap();
+            assert_eq!(entry.unix_mode().map(|mode| mode & 0o7777), Some(file.mode));
+            let mut contents = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut contents).unwrap();
+            assert!(contents == file.contents, "{}", file.path);
+        }
+    }
+
+    #[cfg(feature = "encryption")]
+    #[test]
+    fn a_passphrase_locks_every_file_of_the_zip() {
+        let bundle = example_bundle(ExampleKind::Basic, 1_790_000_000);
+        let files = ansible::export(&bundle).unwrap();
+        let zip = super::zip(&files, "demo-ansible", Some("correct horse")).unwrap();
+        let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        assert_eq!(archive.len(), files.len());
+        for file in &files {
+            let name = format!("demo-ansible/{}", file.path);
+            assert!(archive.by_name(&name).is_err(), "{name} opens without it");
+            assert!(
+                archive.by_name_decrypt(&name, b"wrong").is_err(),
+                "{name} opens with a wrong one"
+            );
+            let mut entry = archive.by_name_decrypt(&name, b"correct horse").unwrap();
             assert_eq!(entry.unix_mode().map(|mode| mode & 0o7777), Some(file.mode));
             let mut contents = Vec::new();
             std::io::Read::read_to_end(&mut entry, &mut contents).unwrap();

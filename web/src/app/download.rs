@@ -1,6 +1,7 @@
 //! The side panel's download: the passphrase, the button (disabled, saying why, while anything
 //! is an error), the build's progress, and once built what was saved, what it kept from the
-//! previous bundle, and its expiry timeline.
+//! previous bundle, the exports for Ansible and cloud-init ([`super::fleet`]), and its expiry
+//! timeline.
 
 use std::rc::Rc;
 
@@ -9,6 +10,7 @@ use kbundle_core::config::{Diagnostic, Severity};
 use yew::prelude::*;
 
 use super::fields::{diagnostics_list, field_id, input_value, plural};
+use super::fleet::FleetExports;
 use super::timeline::TimelineView;
 use super::{App, Msg};
 use crate::browser;
@@ -52,12 +54,14 @@ impl App {
                 });
                 html! {
                     <div class="done" id="download-done" role="status">
-                        <p>{format!("Saved {} ({} KB, built in {:.0} ms{}).", download.name, download.bytes.div_ceil(1024), download.millis,
-                            if download.encrypted { ", encrypted" } else { "" })}</p>
+                        <p>{format!("Saved {} ({} KB, built in {:.0} ms{}).", download.name, download.zip.len().div_ceil(1024), download.millis,
+                            if download.passphrase.is_empty() { "" } else { ", encrypted" })}</p>
                         { kept.unwrap_or_default() }
                         <p>{"Next, from a machine that reaches the nodes over SSH:"}</p>
                         <pre><code>{format!("kbundle apply {}", download.name)}</code></pre>
                         <p class="help">{"Or by hand: copy the zip to each node, unzip it and run "}<code>{"sudo sh nodes/<node>/install.sh"}</code>{" as its README says, control-plane nodes first."}</p>
+                        <FleetExports bundle={download.zip.clone()} passphrase={download.passphrase.clone()}
+                            cluster={download.cluster.clone()}/>
                         <TimelineView id="built-timeline" caption="Its certificates" entries={download.timeline.clone()}
                             now={browser::now_unix()} show_kept={download.made_from.is_some()}/>
                     </div>
@@ -107,9 +111,13 @@ impl App {
 /// The outcome of the last build.
 pub(super) struct Download {
     pub(super) name: String,
-    pub(super) bytes: usize,
+    /// The zip as saved, kept in this tab's memory for the exports until the next edit.
+    pub(super) zip: Rc<Vec<u8>>,
+    /// The passphrase it was encrypted with (empty: none).
+    pub(super) passphrase: AttrValue,
+    /// The cluster it installs.
+    pub(super) cluster: AttrValue,
     pub(super) millis: f64,
-    pub(super) encrypted: bool,
     /// The previous bundle's file name, when made from one.
     pub(super) made_from: Option<String>,
     pub(super) timeline: Rc<Vec<kbundle_core::bundle::expiry::Expiry>>,

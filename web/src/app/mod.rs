@@ -1,12 +1,14 @@
 //! The page: the form (left), a component per section of cluster.yaml (`sections`), and the
-//! side panel with the download and its expiry timeline (`download`, `timeline`) and the live
-//! network plan with its address-space picture (`plan`). Every edit goes through
+//! side panel with the download, its exports for Ansible and cloud-init and its expiry
+//! timeline (`download`, `fleet`, `timeline`) and the live network plan with its
+//! address-space picture (`plan`). Every edit goes through
 //! [`Msg::Edit`], after which the form is checked again with core's validation and saved to
 //! local storage (without passwords), so the page can never hold a state it does not show the
 //! problems of. A previous bundle, once dropped, is kept in memory only.
 
 mod download;
 pub mod fields;
+pub mod fleet;
 mod plan;
 pub mod sections;
 pub mod timeline;
@@ -158,9 +160,10 @@ impl Component for App {
                     browser::download(&name, "application/zip", &built.zip)?;
                     Ok(Download {
                         name,
-                        bytes: built.zip.len(),
+                        zip: Rc::new(built.zip),
+                        passphrase: AttrValue::from(self.passphrase.clone()),
+                        cluster: AttrValue::from(self.form.name.clone()),
                         millis: built.millis,
-                        encrypted: !self.passphrase.is_empty(),
                         made_from,
                         timeline: Rc::new(built.timeline),
                     })
