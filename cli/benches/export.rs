@@ -7,7 +7,9 @@
 //! (`kbundle reset --wipe-data`), so each installs a fresh cluster. It prints both times and
 //! their ratio (goal: kbundle at least 3× faster on 20 nodes, first run and re-run); it asserts
 //! only that every run succeeded and that each re-run changed nothing.
-//! `cargo bench -p kbundle-cli --bench export` (`KBUNDLE_BENCH_QUICK=1`: 1 node only).
+//! `cargo bench -p kbundle-cli --bench export` (`KBUNDLE_BENCH_QUICK=1`: 1 node only;
+//! `KBUNDLE_BENCH_NODES=20`: the sizes given). Under the figures, apply's phases on the first
+//! run, to see where its time goes.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,6 +23,30 @@ const KBUNDLE: &str = env!("CARGO_BIN_EXE_kbundle");
 struct Timed {
     first: Duration,
     again: Duration,
+    /// apply's phases on the first run, each with its slowest node's seconds (the nodes of a
+    /// phase run at once, so that is about the phase's wall time), in run order.
+    phases: Vec<(String, f64)>,
+}
+
+/// The phases of an apply's output (`== phase: title`, then `   node: phase ok (1.2 s): …`),
+/// each with its slowest node's seconds.
+fn phase_times(stderr: &str) -> Vec<(String, f64)> {
+    let mut phases: Vec<(String, f64)> = Vec::new();
+    for line in stderr.lines() {
+        if let Some(rest) = line.strip_prefix("== ") {
+            let name = rest.split(':').next().unwrap_or(rest);
+            phases.push((name.to_owned(), 0.0));
+            continue;
+        }
+        let seconds = line
+            .split_once(" ok (")
+            .and_then(|(_, rest)| rest.split_once(" s)"))
+            .and_then(|(seconds, _)| seconds.parse::<f64>().ok());
+        if let (Some(seconds), Some((_, slowest))) = (seconds, phases.last_mut()) {
+            *slowest = slowest.max(seconds);
+        }
+    }
+    phases
 }
 
 fn apply(cluster: &ClusterLab, zip: &Path, nodes: usize) -> Timed {
@@ -28,6 +54,7 @@ fn apply(cluster: &ClusterLab, zip: &Path, nodes: usize) -> Timed {
     let run = cluster.apply(zip, &["--wait-timeout", "600"]);
     let first = started.elapsed();
     assert!(run.success(), "kbundle apply: {run}");
+    let phases = phase_times(&run.stderr);
     let started = Instant::now();
     let run = cluster.apply(zip, &["--wait-timeout", "600"]);
     let again = started.elapsed();
@@ -39,7 +66,11 @@ fn apply(cluster: &ClusterLab, zip: &Path, nodes: usize) -> Timed {
         nodes,
         "the re-apply changed files: {run}"
     );
-    Timed { first, again }
+    Timed {
+        first,
+        again,
+        phases,
+    }
 }
 
 fn playbook(cluster: &ClusterLab, export: &Path, forks: usize) -> Timed {
@@ -63,7 +94,11 @@ fn playbook(cluster: &ClusterLab, export: &Path, forks: usize) -> Timed {
         recap.values().all(|counts| counts["changed"] == 0),
         "the re-run changed something: {recap:?}"
     );
-    Timed { first, again }
+    Timed {
+        first,
+        again,
+        phases: Vec::new(),
+    }
 }
 
 fn reset(cluster: &ClusterLab, zip: &Path) {
@@ -81,10 +116,18 @@ fn reset(cluster: &ClusterLab, zip: &Path) {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
-    let sizes: &[usize] = if std::env::var_os("KBUNDLE_BENCH_QUICK").is_some() {
-        &[1]
+    let sizes: Vec<usize> = if let Ok(sizes) = std::env::var("KBUNDLE_BENCH_NODES") {
+        sizes
+            .split(',')
+            .map(|size| match size.trim().parse() {
+                Ok(size) if size > 0 => size,
+                _ => panic!("KBUNDLE_BENCH_NODES: `{size}` is not a node count (e.g. 1,5,20)"),
+            })
+            .collect()
+    } else if std::env::var_os("KBUNDLE_BENCH_QUICK").is_some() {
+        vec![1]
     } else {
-        &[1, 5, 20]
+        vec![1, 5, 20]
     };
     println!(
         "export: kbundle apply against ansible-playbook {} (forks = nodes) with the exported playbook, the same lab nodes, the real control plane, this machine's cores",
@@ -95,7 +138,7 @@ fn main() {
         "nodes", "apply", "ansible", "ratio", "no-op: apply", "ansible", "ratio"
     );
     let mut last = None;
-    for &nodes in sizes {
+    for &nodes in &sizes {
         let shape = ClusterShape::new(&format!("bench-export-{nodes}"), 1, nodes - 1);
         let cluster = ClusterLab::new(shape.clone(), nodes, Path::new(KBUNDLE));
         let zip = cluster.generate(&shape.cluster_yaml(&cluster.lab), "bench");
@@ -122,6 +165,14 @@ fn main() {
             theirs.again.as_secs_f64(),
             ratio(ours.again, theirs.again),
         );
+        // Where apply's first run goes, the phases over a tenth of a second.
+        let slow: Vec<String> = ours
+            .phases
+            .iter()
+            .filter(|(_, seconds)| *seconds >= 0.1)
+            .map(|(phase, seconds)| format!("{phase} {seconds:.1}"))
+            .collect();
+        println!("       apply's first run, phases (s): {}", slow.join(", "));
         last = Some((
             nodes,
             ratio(ours.first, theirs.first),

@@ -1,5 +1,5 @@
 //! Addons: applied in file order through the first control-plane node, with super-admin.conf
-//! (admin.conf gets its rights from an addon). The Node objects come first, and are applied so
+//! (admin.conf gets its rights from an addon), by one kubectl for all the files. The Node objects come first, and are applied so
 //! that a re-apply leaves alone what others manage: their labels and pod ranges by server-side
 //! apply, their taints one by one with `kubectl taint` (a Node's taints are one atomic list, so
 //! applying it would drop the taints administrators and the node lifecycle controller added).
@@ -32,15 +32,24 @@ pub(crate) struct NewNodeObjects;
 
 const NODES_ADDON: &str = "addons/00-nodes.yaml";
 
-fn apply(context: &Context, node: &NodeTarget, addon: &str) -> Result<(), String> {
+/// Applies the staged `addons` in their order with one kubectl: one process, one discovery of
+/// the API, instead of one per file (each costs about half a second on a busy control plane).
+/// kubectl names the file of any object the API server refuses.
+fn apply(context: &Context, node: &NodeTarget, addons: &[&str]) -> Result<(), String> {
+    if addons.is_empty() {
+        return Ok(());
+    }
+    let files: Vec<String> = addons
+        .iter()
+        .map(|addon| format!("-f {}/{}", quote(&context.staging), quote(addon)))
+        .collect();
     let command = format!(
-        "kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply --server-side --force-conflicts -f {}/{}",
-        quote(&context.staging),
-        quote(addon)
+        "kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply --server-side --force-conflicts {}",
+        files.join(" ")
     );
     root(context, node, &command)
         .map(|_| ())
-        .map_err(|reason| format!("{addon}: {reason}"))
+        .map_err(|reason| format!("{}: {reason}", addons.join(", ")))
 }
 
 /// `addon` without its expired bootstrap token Secrets, when it holds any at `now`; `None` when
@@ -280,10 +289,14 @@ impl Phase for Addons {
             .collect();
         let now = crate::clock::unix_now();
         let mut notes = Vec::new();
+        // The files as staged go together; one holding an expired token goes alone, filtered,
+        // in its place in the order.
+        let mut together: Vec<&str> = Vec::new();
         for addon in &addons {
             match without_expired(context, addon, now) {
-                None => apply(context, node, addon)?,
+                None => together.push(addon),
                 Some(filtered) => {
+                    apply(context, node, &std::mem::take(&mut together))?;
                     apply_documents(context, node, addon, &filtered.documents)?;
                     for token in &filtered.expired {
                         notes.push(format!(
@@ -295,6 +308,7 @@ impl Phase for Addons {
                 }
             }
         }
+        apply(context, node, &together)?;
         let mut detail = format!("{} addons applied", addons.len());
         for note in notes {
             detail.push('\n');
@@ -397,6 +411,35 @@ mod tests {
             "{calls:?}"
         );
         assert!(calls.iter().all(|(command, _)| !command.contains("-f -")));
+        // Every addon but the Nodes by one kubectl, in file order.
+        let applies: Vec<&str> = calls
+            .iter()
+            .map(|(command, _)| command.as_str())
+            .filter(|command| command.contains(" apply "))
+            .collect();
+        assert_eq!(applies.len(), 1, "{applies:#?}");
+        let order: Vec<usize> = ["10-rbac", "20-bootstrap", "30-kube-proxy", "40-coredns"]
+            .iter()
+            .map(|name| applies[0].find(name).expect(name))
+            .collect();
+        assert!(order.is_sorted(), "{}", applies[0]);
+        assert!(!applies[0].contains("00-nodes"), "{}", applies[0]);
+    }
+
+    #[test]
+    fn a_file_with_an_expired_token_is_applied_alone_in_its_place() {
+        let (context, calls) = context(crate::clock::unix_now() - 2 * 24 * 3600);
+        Addons.run_on(&context, &context.nodes[0]).unwrap();
+        let calls = calls.lock().unwrap();
+        let applies: Vec<&str> = calls
+            .iter()
+            .map(|(command, _)| command.as_str())
+            .filter(|command| command.contains(" apply "))
+            .collect();
+        assert_eq!(applies.len(), 3, "{applies:#?}");
+        assert!(applies[0].contains("10-rbac") && !applies[0].contains("30-kube-proxy"));
+        assert!(applies[1].contains("-f -"), "{}", applies[1]);
+        assert!(applies[2].contains("30-kube-proxy") && applies[2].contains("40-coredns"));
     }
 }
 

@@ -81,9 +81,13 @@ pub(super) fn first_control_plane(context: &Context) -> Vec<Vec<usize>> {
         .unwrap_or_default()
 }
 
-/// A shell loop that retries `check` every 2 s until it succeeds or `seconds` pass.
+/// A shell loop that retries `check` every [`RETRY_PAUSE`] until it succeeds or `seconds` pass.
 pub(super) fn retry(check: &str, seconds: u64) -> String {
     format!(
-        "deadline=$(($(date +%s) + {seconds})); until {check}; do if [ \"$(date +%s)\" -ge \"$deadline\" ]; then exit 1; fi; sleep 2; done"
+        "deadline=$(($(date +%s) + {seconds})); until {check}; do if [ \"$(date +%s)\" -ge \"$deadline\" ]; then exit 1; fi; sleep {RETRY_PAUSE}; done"
     )
 }
+
+/// Seconds between two tries of a wait. A wait ends on average half a pause after what it
+/// waits for is there, so the pause is short; each try is one curl on the node.
+pub(crate) const RETRY_PAUSE: &str = "0.5";
