@@ -26,6 +26,8 @@ struct Timed {
     /// apply's phases on the first run, each with its slowest node's seconds (the nodes of a
     /// phase run at once, so that is about the phase's wall time), in run order.
     phases: Vec<(String, f64)>,
+    /// The same of the re-run.
+    phases_again: Vec<(String, f64)>,
 }
 
 /// The phases of an apply's output (`== phase: title`, then `   node: phase ok (1.2 s): …`),
@@ -59,6 +61,7 @@ fn apply(cluster: &ClusterLab, zip: &Path, nodes: usize) -> Timed {
     let run = cluster.apply(zip, &["--wait-timeout", "600"]);
     let again = started.elapsed();
     assert!(run.success(), "kbundle apply again: {run}");
+    let phases_again = phase_times(&run.stderr);
     assert_eq!(
         run.stderr
             .matches("already installed: nothing changed")
@@ -70,6 +73,7 @@ fn apply(cluster: &ClusterLab, zip: &Path, nodes: usize) -> Timed {
         first,
         again,
         phases,
+        phases_again,
     }
 }
 
@@ -98,6 +102,7 @@ fn playbook(cluster: &ClusterLab, export: &Path, forks: usize) -> Timed {
         first,
         again,
         phases: Vec::new(),
+        phases_again: Vec::new(),
     }
 }
 
@@ -165,14 +170,15 @@ fn main() {
             theirs.again.as_secs_f64(),
             ratio(ours.again, theirs.again),
         );
-        // Where apply's first run goes, the phases over a tenth of a second.
-        let slow: Vec<String> = ours
-            .phases
-            .iter()
-            .filter(|(_, seconds)| *seconds >= 0.1)
-            .map(|(phase, seconds)| format!("{phase} {seconds:.1}"))
-            .collect();
-        println!("       apply's first run, phases (s): {}", slow.join(", "));
+        // Where apply's time goes, the phases over a tenth of a second.
+        for (run, phases) in [("first run", &ours.phases), ("re-run", &ours.phases_again)] {
+            let slow: Vec<String> = phases
+                .iter()
+                .filter(|(_, seconds)| *seconds >= 0.1)
+                .map(|(phase, seconds)| format!("{phase} {seconds:.1}"))
+                .collect();
+            println!("       apply's {run}, phases (s): {}", slow.join(", "));
+        }
         last = Some((
             nodes,
             ratio(ours.first, theirs.first),
