@@ -443,6 +443,20 @@ pub(crate) fn run_workflow(
     }
 }
 
+/// Closes the nodes' SSH master connections (each node's `ssh -O exit`, when it drops), up to
+/// `concurrency` at once: one after another, 20 nodes took most of a second.
+fn close_connections(nodes: Vec<NodeTarget>, concurrency: usize) {
+    let mut nodes = nodes.into_iter().peekable();
+    while nodes.peek().is_some() {
+        let batch: Vec<NodeTarget> = nodes.by_ref().take(concurrency.max(1)).collect();
+        std::thread::scope(|scope| {
+            for node in batch {
+                scope.spawn(move || drop(node));
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,19 +487,5 @@ mod tests {
             "moves back up over the two lines it drew"
         );
         assert!(second.contains("cp1      upload FAILED: no space left"));
-    }
-}
-
-/// Closes the nodes' SSH master connections (each node's `ssh -O exit`, when it drops), up to
-/// `concurrency` at once: one after another, 20 nodes took most of a second.
-fn close_connections(nodes: Vec<NodeTarget>, concurrency: usize) {
-    let mut nodes = nodes.into_iter().peekable();
-    while nodes.peek().is_some() {
-        let batch: Vec<NodeTarget> = nodes.by_ref().take(concurrency.max(1)).collect();
-        std::thread::scope(|scope| {
-            for node in batch {
-                scope.spawn(move || drop(node));
-            }
-        });
     }
 }
