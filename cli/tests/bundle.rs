@@ -554,6 +554,26 @@ fn export_writes_a_private_folder_whole_or_nothing() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     insta::assert_snapshot!("export-truncated", text(&output));
 
+    // A bundle that reads (every checksum of its index matches) but does not verify: cp1's
+    // API server key is another key. Refused, naming the problem, before anything is written.
+    write_tampered(
+        &directory.join("demo.zip"),
+        &directory.join("tampered.zip"),
+        "nodes/cp1/rootfs/etc/kubernetes/pki/apiserver.key",
+        "nodes/cp1/rootfs/etc/kubernetes/pki/front-proxy-client.key",
+    );
+    let output = kbundle(
+        &directory,
+        &["export", "ansible", "tampered.zip", "-o", "tampered"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let shown = text(&output);
+    assert!(
+        shown.contains("apiserver")
+            && shown.contains("tampered.zip: refused: the bundle does not verify; nothing was written"),
+        "{shown}"
+    );
+
     let mut left: Vec<String> = std::fs::read_dir(&directory)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -561,8 +581,36 @@ fn export_writes_a_private_folder_whole_or_nothing() {
     left.sort();
     assert_eq!(
         left,
-        ["ansible", "cloud", "demo.zip", "truncated.zip"],
+        ["ansible", "cloud", "demo.zip", "tampered.zip", "truncated.zip"],
         "no half-written folder, no staging left"
     );
     std::fs::remove_dir_all(&directory).expect("clean up");
+}
+
+/// Writes `from` again as `to` with the entry `path` holding the contents of `source`, and the
+/// bundle's index saying so: a bundle that reads, with a key that is not its certificate's.
+fn write_tampered(from: &Path, to: &Path, path: &str, source: &str) {
+    use kbundle_core::bundle::read::Limits;
+    use kbundle_core::bundle::{Bundle, layout, sha256_hex};
+    let mut bundle =
+        Bundle::from_zip(&std::fs::read(from).unwrap(), None, Limits::default()).unwrap();
+    let contents = bundle.entry(source).unwrap().contents.clone();
+    let sha = sha256_hex(&contents);
+    for entry in &mut bundle.entries {
+        if entry.path == path {
+            entry.contents = contents.clone();
+        }
+    }
+    for file in &mut bundle.manifest.files {
+        if file.path == path {
+            file.sha256 = sha.clone();
+        }
+    }
+    let index = serde_json::to_vec_pretty(&bundle.manifest).unwrap();
+    for entry in &mut bundle.entries {
+        if entry.path == layout::BUNDLE_JSON {
+            entry.contents = index.clone();
+        }
+    }
+    std::fs::write(to, bundle.to_zip().unwrap()).unwrap();
 }

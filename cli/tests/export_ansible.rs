@@ -344,6 +344,19 @@ fn ansible_playbook_installs_what_apply_installs_changes_nothing_again_and_grows
         "the second run wrote nothing"
     );
 
+    // kbundle status reads what the playbook staged (apply's own upload is not there yet):
+    // every file in place, containerd and the kubelet running.
+    let known_hosts = cluster.lab.known_hosts().display().to_string();
+    let lab_ssh = ["--ssh-config", "/dev/null", "--known-hosts", &known_hosts];
+    let zip_arg = zip.display().to_string();
+    let mut status = vec!["status", zip_arg.as_str()];
+    status.extend(lab_ssh);
+    let run = cluster.kbundle_run(&status);
+    assert!(run.success(), "{run}");
+    for fact in ["staged=export", "files=in-place", "kubelet=active"] {
+        assert_eq!(run.stderr.matches(fact).count(), 3, "{fact}: {run}");
+    }
+
     // kbundle apply agrees: every node already runs this bundle.
     let run = cluster.apply(&zip, &["--wait-timeout", "60"]);
     assert!(run.success(), "{run}");
@@ -402,4 +415,17 @@ fn ansible_playbook_installs_what_apply_installs_changes_nothing_again_and_grows
         planned.join(" "),
         "node4's range"
     );
+
+    // kbundle reset removes what the exports staged too.
+    let staged = kbundle_core::export::staging_dir(&cluster.bundle(&grown).manifest.cluster_name);
+    let grown_arg = grown.display().to_string();
+    let mut reset = vec!["reset", grown_arg.as_str(), "--wipe-data"];
+    reset.extend(lab_ssh);
+    let run = cluster.kbundle_run(&reset);
+    assert!(run.success(), "{run}");
+    assert_eq!(run.stderr.matches(&format!("removed={staged}")).count(), 4, "{run}");
+    for index in 1..=4 {
+        let left = cluster.root(index, &format!("test ! -e {staged}"));
+        assert!(left.success(), "node{index} still has {staged}: {left}");
+    }
 }

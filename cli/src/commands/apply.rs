@@ -169,11 +169,17 @@ impl Phase for Status {
 
     fn run_on(&self, context: &Context, node: &NodeTarget) -> Outcome {
         // SHA256SUMS lists the node's files relative to /: checked in place, they say whether
-        // what the bundle installed is still there unchanged.
+        // what the bundle installed is still there unchanged. A node installed by an export
+        // (Ansible, cloud-init) has the same list in the exports' staging folder instead.
         let command = format!(
-            "staging=\"$(pwd)\"/{}; cd / && if sha256sum --quiet --strict -c \"$staging/SHA256SUMS\" >/dev/null 2>&1; then echo files=in-place; else echo files=differ-or-missing; fi; \
+            "staging=\"$(pwd)\"/{}; exported={}; \
+             if [ ! -f \"$staging/SHA256SUMS\" ] && [ -f \"$exported/SHA256SUMS\" ]; then staging=$exported; echo staged=export; fi; \
+             cd / && if sha256sum --quiet --strict -c \"$staging/SHA256SUMS\" >/dev/null 2>&1; then echo files=in-place; else echo files=differ-or-missing; fi; \
              for s in containerd kubelet; do echo \"$s=$(systemctl is-active $s 2>/dev/null || true)\"; done",
-            crate::ssh::quote(&context.staging)
+            crate::ssh::quote(&context.staging),
+            crate::ssh::quote(&kbundle_core::export::staging_dir(
+                &context.bundle.manifest.cluster_name
+            ))
         );
         let output = run_as_root(
             node.remote.as_ref(),
@@ -185,7 +191,9 @@ impl Phase for Status {
         let facts: Vec<&str> = output.stdout.lines().collect();
         let healthy = facts
             .iter()
-            .all(|fact| fact.ends_with("in-place") || fact.ends_with("=active"));
+            .all(|fact| {
+                fact.ends_with("in-place") || fact.ends_with("=active") || fact.starts_with("staged=")
+            });
         let detail = facts.join(", ");
         if healthy { Ok(detail) } else { Err(detail) }
     }

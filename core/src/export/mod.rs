@@ -83,6 +83,12 @@ pub enum Error {
 /// private (the files are checked and placed from there by the node's `install.sh`).
 pub const STAGING_DIR: &str = "/var/lib/kbundle/staging";
 
+/// The folder the exports stage the files of cluster `cluster` in, on each node: what `kbundle
+/// status` looks at when apply's own upload is not there, and `kbundle reset` removes.
+pub fn staging_dir(cluster: &str) -> String {
+    format!("{STAGING_DIR}/{cluster}")
+}
+
 /// What the exports read of a bundle, read once.
 pub(crate) struct Cluster<'a> {
     bundle: &'a Bundle,
@@ -141,7 +147,7 @@ impl<'a> Cluster<'a> {
             .collect();
         Ok(Self {
             bundle,
-            staging: format!("{STAGING_DIR}/{}", bundle.manifest.cluster_name),
+            staging: staging_dir(&bundle.manifest.cluster_name),
             node_objects: crate::render::addons::node_objects(&config, &plan),
             ranges,
             config,

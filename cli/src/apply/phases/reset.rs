@@ -1,8 +1,9 @@
 //! Reset: undo what the bundle installed, keeping a backup, and leave the node ready for a fresh
 //! apply. Stops the kubelet and its pods (through crictl when present) and containerd, moves every
 //! file the bundle placed into a dated backup under /var/lib/kbundle/backup, removes the CNI
-//! interfaces and the rules kube-proxy and flannel made, the journal and the staging folder. Data
-//! directories (etcd's, the kubelet's) go only with `--wipe-data`.
+//! interfaces and the rules kube-proxy and flannel made, the journal and the staging folders
+//! (apply's upload, and the one `kbundle export` stages in). Data directories (etcd's, the
+//! kubelet's) go only with `--wipe-data`.
 
 use super::lock::{JOURNAL, STATE_DIR};
 use super::root;
@@ -47,8 +48,11 @@ impl Phase for Reset {
              rm -f /etc/cni/net.d/10-flannel.conflist; \
              for save in iptables-save ip6tables-save; do if command -v $save >/dev/null; then restore=$(echo $save | sed 's/-save/-restore/'); $save | grep -v -e KUBE- -e FLANNEL | $restore || true; fi; done; \
              if command -v ipvsadm >/dev/null; then ipvsadm --clear || true; fi; \
-             {wipe}rm -f {JOURNAL}; rm -rf \"$staging\"; echo backup={backup}",
+             {wipe}rm -f {JOURNAL}; rm -rf \"$staging\"; \
+             if [ -d {exported} ]; then rm -rf {exported} && echo removed={exported}; fi; \
+             echo backup={backup}",
             staging = quote(&context.staging),
+            exported = quote(&kbundle_core::export::staging_dir(&context.bundle.manifest.cluster_name)),
             files = files.join(" "),
         );
         let output = root(context, node, &command)?;
