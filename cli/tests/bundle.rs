@@ -570,7 +570,8 @@ fn export_writes_a_private_folder_whole_or_nothing() {
     let shown = text(&output);
     assert!(
         shown.contains("apiserver")
-            && shown.contains("tampered.zip: refused: the bundle does not verify; nothing was written"),
+            && shown
+                .contains("tampered.zip: refused: the bundle does not verify; nothing was written"),
         "{shown}"
     );
 
@@ -581,7 +582,13 @@ fn export_writes_a_private_folder_whole_or_nothing() {
     left.sort();
     assert_eq!(
         left,
-        ["ansible", "cloud", "demo.zip", "tampered.zip", "truncated.zip"],
+        [
+            "ansible",
+            "cloud",
+            "demo.zip",
+            "tampered.zip",
+            "truncated.zip"
+        ],
         "no half-written folder, no staging left"
     );
     std::fs::remove_dir_all(&directory).expect("clean up");
@@ -592,9 +599,17 @@ fn export_writes_a_private_folder_whole_or_nothing() {
 fn write_tampered(from: &Path, to: &Path, path: &str, source: &str) {
     use kbundle_core::bundle::read::Limits;
     use kbundle_core::bundle::{Bundle, layout, sha256_hex};
-    let mut bundle =
-        Bundle::from_zip(&std::fs::read(from).unwrap(), None, Limits::default()).unwrap();
-    let contents = bundle.entry(source).unwrap().contents.clone();
+    let mut bundle = Bundle::from_zip(
+        &std::fs::read(from).expect("reads"),
+        None,
+        Limits::default(),
+    )
+    .expect("a bundle");
+    let contents = bundle
+        .entry(source)
+        .expect("the source entry")
+        .contents
+        .clone();
     let sha = sha256_hex(&contents);
     for entry in &mut bundle.entries {
         if entry.path == path {
@@ -606,11 +621,11 @@ fn write_tampered(from: &Path, to: &Path, path: &str, source: &str) {
             file.sha256 = sha.clone();
         }
     }
-    let index = serde_json::to_vec_pretty(&bundle.manifest).unwrap();
+    let index = serde_json::to_vec_pretty(&bundle.manifest).expect("JSON");
     for entry in &mut bundle.entries {
         if entry.path == layout::BUNDLE_JSON {
             entry.contents = index.clone();
         }
     }
-    std::fs::write(to, bundle.to_zip().unwrap()).unwrap();
+    std::fs::write(to, bundle.to_zip().expect("zips")).expect("writes");
 }

@@ -189,11 +189,9 @@ impl Phase for Status {
         )
         .map_err(|error| error.to_string())?;
         let facts: Vec<&str> = output.stdout.lines().collect();
-        let healthy = facts
-            .iter()
-            .all(|fact| {
-                fact.ends_with("in-place") || fact.ends_with("=active") || fact.starts_with("staged=")
-            });
+        let healthy = facts.iter().all(|fact| {
+            fact.ends_with("in-place") || fact.ends_with("=active") || fact.starts_with("staged=")
+        });
         let detail = facts.join(", ");
         if healthy { Ok(detail) } else { Err(detail) }
     }

@@ -52,7 +52,9 @@ impl Phase for Reset {
              if [ -d {exported} ]; then rm -rf {exported} && echo removed={exported}; fi; \
              echo backup={backup}",
             staging = quote(&context.staging),
-            exported = quote(&kbundle_core::export::staging_dir(&context.bundle.manifest.cluster_name)),
+            exported = quote(&kbundle_core::export::staging_dir(
+                &context.bundle.manifest.cluster_name
+            )),
             files = files.join(" "),
         );
         let output = root(context, node, &command)?;
