@@ -13,10 +13,7 @@ use crate::args::{CloudInitArgs, ExportArgs};
 pub(crate) fn ansible(args: &ExportArgs) -> Result<(), Failure> {
     let files = exported(args, export::ansible::export)?;
     write(args, &files)?;
-    let nodes = files
-        .iter()
-        .filter(|file| file.path.ends_with(".tar"))
-        .count();
+    let nodes = export::ansible::node_count(&files);
     eprintln!(
         "wrote {} (an inventory, a playbook and the files of {nodes} nodes); next: cd {} && ansible-playbook {}",
         args.output.display(),

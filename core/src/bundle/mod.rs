@@ -555,21 +555,9 @@ impl Bundle {
 
     fn write_zip(&self, passphrase: Option<&str>) -> Result<Vec<u8>, GenerateError> {
         let zip_error = |error: zip::result::ZipError| GenerateError::Zip(error.to_string());
-        let time = DateTime::from_date_and_time(ENTRY_TIME.0, ENTRY_TIME.1, ENTRY_TIME.2, 0, 0, 0)
-            .map_err(|error| GenerateError::Zip(error.to_string()))?;
         let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
         for entry in &self.entries {
-            let options = SimpleFileOptions::default()
-                .compression_method(CompressionMethod::Deflated)
-                .last_modified_time(time)
-                .unix_permissions(entry.mode);
-            #[cfg(feature = "encryption")]
-            let options = match passphrase {
-                Some(passphrase) => options.with_aes_encryption(zip::AesMode::Aes256, passphrase),
-                None => options,
-            };
-            #[cfg(not(feature = "encryption"))]
-            let _ = passphrase;
+            let options = zip_entry_options(entry.mode, passphrase).map_err(GenerateError::Zip)?;
             writer
                 .start_file(entry.path.as_str(), options)
                 .map_err(zip_error)?;
@@ -578,6 +566,29 @@ impl Bundle {
                 .map_err(|error| GenerateError::Zip(error.to_string()))?;
         }
         Ok(writer.finish().map_err(zip_error)?.into_inner())
+    }
+}
+
+/// How kbundle writes a zip entry, for bundles and exports alike: deflated, at the fixed
+/// [`ENTRY_TIME`] (so equal contents give equal bytes), with its unix `mode`, and encrypted
+/// with AES-256 under `passphrase` when given (a build without the `encryption` feature refuses
+/// a passphrase rather than write in the clear).
+pub(crate) fn zip_entry_options(
+    mode: u32,
+    passphrase: Option<&str>,
+) -> Result<zip::write::FileOptions<'_, 'static, ()>, String> {
+    let time = DateTime::from_date_and_time(ENTRY_TIME.0, ENTRY_TIME.1, ENTRY_TIME.2, 0, 0, 0)
+        .map_err(|error| error.to_string())?;
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(time)
+        .unix_permissions(mode);
+    match passphrase {
+        #[cfg(feature = "encryption")]
+        Some(passphrase) => Ok(options.with_aes_encryption(zip::AesMode::Aes256, passphrase)),
+        #[cfg(not(feature = "encryption"))]
+        Some(_) => Err("this build cannot encrypt (built without the `encryption` feature)".into()),
+        None => Ok(options),
     }
 }
 

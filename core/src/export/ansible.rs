@@ -62,6 +62,15 @@ const ROLE_GROUPS: [RoleGroup; 3] = [
     },
 ];
 
+/// How many nodes an Ansible export carries the files of (one `files/<node>.tar` each): what
+/// the command line and the page say of it.
+pub fn node_count(files: &[ExportedFile]) -> usize {
+    files
+        .iter()
+        .filter(|file| file.path.starts_with(FILES_DIR) && file.path.ends_with(".tar"))
+        .count()
+}
+
 /// The export of `bundle` for Ansible: `inventory.yml`, `playbook.yml`, `ansible.cfg`,
 /// `README.md`, `files/cluster.sh` and one `files/<node>.tar` per node (0600: it holds the
 /// node's keys).

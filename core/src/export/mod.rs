@@ -249,26 +249,11 @@ pub fn zip(
     passphrase: Option<&str>,
 ) -> Result<Vec<u8>, Error> {
     use std::io::Write as _;
-    use zip::write::SimpleFileOptions;
     let failed = |error: &dyn std::fmt::Display| Error::Zip(error.to_string());
-    let time = zip::DateTime::from_date_and_time(2000, 1, 1, 0, 0, 0).map_err(|e| failed(&e))?;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for file in files {
-        let options = SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .last_modified_time(time)
-            .unix_permissions(file.mode);
-        #[cfg(feature = "encryption")]
-        let options = match passphrase {
-            Some(passphrase) => options.with_aes_encryption(::zip::AesMode::Aes256, passphrase),
-            None => options,
-        };
-        #[cfg(not(feature = "encryption"))]
-        if passphrase.is_some() {
-            return Err(Error::Zip(
-                "this build cannot encrypt (built without the `encryption` feature)".into(),
-            ));
-        }
+        let options =
+            crate::bundle::zip_entry_options(file.mode, passphrase).map_err(Error::Zip)?;
         writer
             .start_file(format!("{folder}/{}", file.path), options)
             .map_err(|e| failed(&e))?;
