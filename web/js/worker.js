@@ -64,7 +64,7 @@ self.onmessage = async (event) => {
     const millis = performance.now() - started;
     self.postMessage({ type: "done", id, zip, millis, timeline: built.timeline }, [zip.buffer]);
   } catch (error) {
-    self.postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
+    self.postMessage({ type: "error", id, message: describe(error) });
   }
 };
 
@@ -83,6 +83,10 @@ async function exportBundle(message) {
     const zip = exported.zip;
     self.postMessage({ type: "exported", id, zip, summary: exported.summary }, [zip.buffer]);
   } catch (error) {
-    self.postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
+    self.postMessage({ type: "error", id, message: describe(error) });
   }
+}
+
+function describe(error) {
+  return String(error && error.message ? error.message : error);
 }

@@ -119,11 +119,6 @@ pub async fn export_in_worker(
     passphrase: &str,
     cluster: &str,
 ) -> Result<(Vec<u8>, String), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let export: Function = Reflect::get(&window, &JsValue::from_str("kbundleExport"))
-        .ok()
-        .and_then(|value| value.dyn_into().ok())
-        .ok_or("the worker is not ready (kbundleExport missing)")?;
     let limit = match engine {
         Engine::CloudInit(limit) => limit.name,
         Engine::Ansible => "",
@@ -135,18 +130,29 @@ pub async fn export_in_worker(
         &JsValue::from_str(passphrase),
         &JsValue::from_str(cluster),
     );
-    let promise: Promise = export
-        .apply(&JsValue::NULL, &arguments)
-        .map_err(describe)?
-        .dyn_into()
-        .map_err(describe)?;
-    let result = JsFuture::from(promise).await.map_err(describe)?;
+    let result = call_worker("kbundleExport", &arguments).await?;
     let zip = Reflect::get(&result, &JsValue::from_str("zip")).map_err(describe)?;
     let summary = Reflect::get(&result, &JsValue::from_str("summary"))
         .ok()
         .and_then(|value| value.as_string())
         .unwrap_or_default();
     Ok((Uint8Array::new(&zip).to_vec(), summary))
+}
+
+/// Calls `window[name]` (a function of `web/js/boot.js` that hands the work to the worker) with
+/// `arguments`, and awaits the promise it returns.
+async fn call_worker(name: &str, arguments: &Array) -> Result<JsValue, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let function: Function = Reflect::get(&window, &JsValue::from_str(name))
+        .ok()
+        .and_then(|value| value.dyn_into().ok())
+        .ok_or_else(|| format!("the worker is not ready ({name} missing)"))?;
+    let promise: Promise = function
+        .apply(&JsValue::NULL, arguments)
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(describe)?;
+    JsFuture::from(promise).await.map_err(describe)
 }
 
 /// A finished build.
@@ -166,11 +172,6 @@ pub async fn build_in_worker(
     previous: Option<&PreviousZip>,
     on_progress: impl Fn(String) + 'static,
 ) -> Result<Built, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let build: Function = Reflect::get(&window, &JsValue::from_str("kbundleBuild"))
-        .ok()
-        .and_then(|value| value.dyn_into().ok())
-        .ok_or("the worker is not ready (kbundleBuild missing)")?;
     let progress = Closure::<dyn Fn(JsValue)>::new(move |text: JsValue| {
         on_progress(text.as_string().unwrap_or_default());
     });
@@ -188,12 +189,7 @@ pub async fn build_in_worker(
         &previous_passphrase,
         progress.as_ref(),
     );
-    let promise: Promise = build
-        .apply(&JsValue::NULL, &arguments)
-        .map_err(describe)?
-        .dyn_into()
-        .map_err(describe)?;
-    let result = JsFuture::from(promise).await.map_err(describe)?;
+    let result = call_worker("kbundleBuild", &arguments).await?;
     drop(progress);
     let zip = Reflect::get(&result, &JsValue::from_str("zip")).map_err(describe)?;
     let millis = Reflect::get(&result, &JsValue::from_str("millis"))

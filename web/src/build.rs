@@ -281,16 +281,11 @@ pub fn export_zip(
         ),
         other => other.to_string(),
     })?;
-    let folder = export_file_name(cluster, engine)
-        .trim_end_matches(".zip")
-        .to_owned();
+    let folder = export_folder_name(cluster, engine);
     let zip = export::zip(&files, &folder, passphrase).map_err(|error| error.to_string())?;
     let summary = match engine {
         Engine::Ansible => {
-            let nodes = files
-                .iter()
-                .filter(|file| file.path.ends_with(".tar"))
-                .count();
+            let nodes = export::ansible::node_count(&files);
             format!(
                 "an inventory, a playbook and the files of {nodes} nodes; unzip it, then: cd {folder} && ansible-playbook {}",
                 export::ansible::PLAYBOOK
@@ -319,12 +314,17 @@ pub fn export_zip(
     Ok(Exported { zip, summary })
 }
 
-/// `<cluster>-ansible.zip` or `<cluster>-cloud-init.zip`.
-pub fn export_file_name(cluster: &str, engine: Engine) -> String {
+/// `<cluster>-ansible` or `<cluster>-cloud-init`: the folder inside the export's zip.
+fn export_folder_name(cluster: &str, engine: Engine) -> String {
     match cluster.trim() {
-        "" => format!("{}.zip", engine.name()),
-        cluster => format!("{cluster}-{}.zip", engine.name()),
+        "" => engine.name().to_owned(),
+        cluster => format!("{cluster}-{}", engine.name()),
     }
+}
+
+/// `<cluster>-ansible.zip` or `<cluster>-cloud-init.zip`: the folder, zipped.
+pub fn export_file_name(cluster: &str, engine: Engine) -> String {
+    format!("{}.zip", export_folder_name(cluster, engine))
 }
 
 /// `<cluster>-bundle.zip`, the name the download is saved under (the CLI's default too).

@@ -1,8 +1,9 @@
 //! Addons: applied in file order through the first control-plane node, with super-admin.conf
-//! (admin.conf gets its rights from an addon), by one kubectl for all the files. The Node objects come first, and are applied so
-//! that a re-apply leaves alone what others manage: their labels and pod ranges by server-side
-//! apply, their taints one by one with `kubectl taint` (a Node's taints are one atomic list, so
-//! applying it would drop the taints administrators and the node lifecycle controller added).
+//! (admin.conf gets its rights from an addon), by one kubectl for all the files. The Node
+//! objects come first, and are applied so that a re-apply leaves alone what others manage: their
+//! labels and pod ranges by server-side apply, their taints one by one with `kubectl taint` (a
+//! Node's taints are one atomic list, so applying it would drop the taints administrators and
+//! the node lifecycle controller added).
 //! The API server refuses to change a Node's pod range once set, so before anything is applied
 //! the Nodes' current ranges are compared with the bundle's, and a bundle that would move one is
 //! refused with the fix (generate it again with `--from`).

@@ -90,4 +90,4 @@ pub(super) fn retry(check: &str, seconds: u64) -> String {
 
 /// Seconds between two tries of a wait. A wait ends on average half a pause after what it
 /// waits for is there, so the pause is short; each try is one curl on the node.
-pub(crate) const RETRY_PAUSE: &str = "0.5";
+const RETRY_PAUSE: &str = "0.5";
